@@ -1,0 +1,70 @@
+# tcpkawatch: see README.md. `make`, `make test`, `make bench`, `make install`.
+OUTPUT := build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+PREFIX ?= /usr/local
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Werror -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser
+BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
+	-D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf
+# libbpf is linked statically: one binary with the BPF object embedded.
+LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
+
+BPF_OBJS := $(OUTPUT)/watch.bpf.o
+SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
+LIB_SRCS := user/args.c user/decode.c user/aggregate.c user/output.c \
+	user/owner.c user/kernel.c
+LIB_OBJS := $(LIB_SRCS:user/%.c=$(OUTPUT)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/%)
+
+.SECONDARY:
+.PHONY: all clean install uninstall test unit e2e bench run
+all: tcpkawatch
+
+$(OUTPUT):
+	mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkawatch.h $(VMLINUX) | $(OUTPUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/tcpkawatch.h | $(OUTPUT)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tcpkawatch.o: user/tcpkawatch.c $(SKELS) $(wildcard user/*.h) | $(OUTPUT)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+tcpkawatch: $(OUTPUT)/tcpkawatch.o $(LIB_OBJS)
+	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB_OBJS)
+	$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LIBS) -o $@
+
+unit: $(UNIT_BINS)
+
+# Unit tests, then the end-to-end tests (root: they load BPF and make
+# network namespaces). The last line counts both: "N passed, N failed".
+test: tcpkawatch unit
+	tests/run.sh $(UNIT_BINS)
+
+bench: tcpkawatch
+	tests/bench/churn.sh
+
+run: tcpkawatch
+	./tcpkawatch
+
+install: tcpkawatch
+	install -D -m 0755 tcpkawatch $(DESTDIR)$(PREFIX)/sbin/tcpkawatch
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/tcpkawatch
+
+clean:
+	rm -rf $(OUTPUT) tcpkawatch

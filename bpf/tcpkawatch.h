@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Records shared by the BPF programs and the userspace loader. */
+#ifndef TCPKAWATCH_H
+#define TCPKAWATCH_H
+
+#define TASK_COMM_LEN 16
+
+enum ka_event_type {
+	EV_PROBE = 1,	/* a keepalive probe went out */
+	EV_ANSWERED,	/* the peer answered after unanswered probes */
+	EV_DEATH,	/* the kernel tore the connection down with an error */
+	EV_CLOSE,	/* a connection we reported on ended without error */
+};
+
+enum death_cause {
+	CAUSE_NONE = 0,
+	CAUSE_KEEPALIVE,
+	CAUSE_USER_TIMEOUT,
+	CAUSE_RETRANSMIT,
+	CAUSE_ZERO_WINDOW,
+	CAUSE_SYN_TIMEOUT,
+	CAUSE_RESET,
+	CAUSE_UNREACHABLE,
+	CAUSE_LOCAL_ABORT,
+	CAUSE_MAX,
+};
+
+/* Indexes of the per-CPU counters in the "counters" map. */
+enum ka_counter {
+	CNT_RINGBUF_LOST,	/* records dropped: the ring buffer was full */
+	CNT_PROBE_TABLE_FULL,	/* probing sockets we could not track */
+	CNT_MAX,
+};
+
+struct conn_tuple {
+	__u8 saddr[16];		/* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u16 sport;		/* host byte order */
+	__u16 dport;
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 pad;
+};
+
+struct ka_event {
+	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+	__u64 sk;		/* socket address: identity while it lives */
+	__u64 start_ns;		/* connect/accept time, 0 if before us */
+	__u64 ino;		/* socket inode, 0 once orphaned */
+	__u32 netns;		/* network namespace inode */
+	__u32 pid;		/* owner, 0 if unknown */
+	char comm[TASK_COMM_LEN];
+	struct conn_tuple t;
+	__u8 type;		/* enum ka_event_type */
+	__u8 cause;		/* enum death_cause */
+	__u8 state;		/* TCP state; for a death, the one before */
+	__u8 probes;		/* probe: its number; answered, death:
+				 * unanswered keepalive probes */
+	__u8 probes_max;	/* effective keepalive count */
+	__u8 pad[3];
+	__s32 err;		/* errno the application sees (death) */
+	__u32 idle_ms;		/* effective keepalive idle */
+	__u32 intvl_ms;		/* effective keepalive interval */
+	__u32 silence_ms;	/* since the last segment received */
+	__u32 user_timeout_ms;	/* TCP_USER_TIMEOUT, 0 if unset */
+	__u32 pad2;
+};
+
+#endif /* TCPKAWATCH_H */

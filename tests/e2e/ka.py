@@ -1,0 +1,223 @@
+"""Helpers for the end-to-end tests: namespaces, nftables, nstat, peers and
+a running tcpkawatch. Everything a test makes is undone by the context
+managers, also when the test fails; every wait is bounded."""
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TCPKAWATCH = os.environ.get("TCPKAWATCH", os.path.join(ROOT, "tcpkawatch"))
+PEER = os.path.join(HERE, "peer.py")
+BPF_PROG_NAMES = ("ka_timer_entry", "ka_timer_exit", "ka_set_state", "ka_receive_reset")
+
+_ns_seq = 0
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def run(*cmd, ns=None, check_rc=True, input=None):
+    if ns:
+        cmd = ("ip", "netns", "exec", ns.name) + cmd
+    p = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=30)
+    if check_rc and p.returncode:
+        raise TestFailure(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+def wait_until(pred, timeout, what):
+    """Poll pred() until it returns something true; bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise TestFailure(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Netns:
+    """A network namespace with lo up, deleted on exit with what runs in it."""
+
+    def __init__(self, sysctls=None):
+        global _ns_seq
+        _ns_seq += 1
+        self.name = f"tkw-{os.getpid()}-{_ns_seq}"
+        self.sysctls = sysctls or {}
+
+    def __enter__(self):
+        run("ip", "netns", "add", self.name)
+        try:
+            run("ip", "link", "set", "lo", "up", ns=self)
+            for k, v in self.sysctls.items():
+                run("sysctl", "-q", "-w", f"{k}={v}", ns=self)
+            self.inode = os.stat(f"/run/netns/{self.name}").st_ino
+        except Exception:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        pids = run("ip", "netns", "pids", self.name, check_rc=False).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        run("ip", "netns", "del", self.name, check_rc=False)
+
+    def nft(self, ruleset):
+        """Load nftables rules into this namespace (gone with it)."""
+        run("nft", "-f", "-", ns=self, input=ruleset)
+
+    def blackhole(self, port):
+        """Drop every packet to or from TCP port `port`: a peer that vanished."""
+        self.nft(f"""table inet tkw_blackhole {{
+            chain input {{
+                type filter hook input priority 0; policy accept;
+                tcp dport {port} drop
+                tcp sport {port} drop
+            }}
+        }}
+        """)
+
+    def wait_no_connections(self, timeout=10):
+        """Until every full socket is gone (TIME_WAIT ones are not sockets)."""
+        wait_until(lambda: not run("ss", "-Htn", "exclude", "time-wait", ns=self).stdout.strip(),
+                   timeout, f"connections in {self.name} to end")
+
+    def nstat(self, *names):
+        out = run("nstat", "-asz", *names, ns=self).stdout
+        values = {n: 0 for n in names}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] in values:
+                values[parts[0]] = int(parts[1])
+        return values
+
+
+class Lines:
+    """Collects a process's stdout as JSON objects, in a thread."""
+
+    def __init__(self, stream):
+        self.items = []
+        self.raw = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            with self.lock:
+                self.raw.append(line)
+                try:
+                    self.items.append(json.loads(line))
+                except ValueError:
+                    pass
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.items)
+
+    def wait(self, pred, timeout, what, count=1):
+        def found():
+            hits = [x for x in self.snapshot() if pred(x)]
+            return hits if len(hits) >= count else None
+        return wait_until(found, timeout, what)
+
+
+class Peer:
+    """peer.py in a namespace; its JSON lines in .out."""
+
+    def __init__(self, ns, mode, *args):
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns.name, "python3", PEER, mode, *map(str, args)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.out = Lines(self.proc.stdout)
+        # ip netns exec execs python3: the pid is the socket owner's pid.
+        self.pid = self.proc.pid
+
+    def wait(self, key, timeout=10):
+        return self.out.wait(lambda x: key in x, timeout, f"peer {key}")[0]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+class Watch:
+    """tcpkawatch --json running until stop(); events in .out."""
+
+    def __init__(self, *args):
+        self.args = [TCPKAWATCH, "--json", *map(str, args)]
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.out = Lines(self.proc.stdout)
+        self.err = []
+        ready = threading.Event()
+
+        def read_err():
+            for line in self.proc.stderr:
+                self.err.append(line)
+                if line.rstrip().endswith("Ctrl-C to end."):
+                    ready.set()
+        threading.Thread(target=read_err, daemon=True).start()
+        if not ready.wait(20):
+            self.__exit__()
+            raise TestFailure(f"tcpkawatch did not attach: {''.join(self.err)}")
+        return self
+
+    def events(self, kind=None, netns=None):
+        return [e for e in self.out.snapshot()
+                if (kind is None or e.get("event") == kind)
+                and (netns is None or e.get("netns") == netns)]
+
+    def wait(self, pred, timeout, what, count=1):
+        return self.out.wait(pred, timeout, what, count)
+
+    def stop(self, sig=signal.SIGINT):
+        """End it as a user would; returns its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise TestFailure("tcpkawatch did not exit on signal")
+        self.out.thread.join(timeout=5)
+        return rc
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        check_nothing_attached()
+
+
+def attached_programs():
+    out = run("bpftool", "prog", "show", "--json", check_rc=False).stdout
+    try:
+        progs = json.loads(out or "[]")
+    except ValueError:
+        return []
+    return [p["name"] for p in progs if p.get("name") in BPF_PROG_NAMES]
+
+
+def check_nothing_attached():
+    """Once tcpkawatch is gone, none of its programs may stay in the kernel."""
+    wait_until(lambda: not attached_programs(), 5, "tcpkawatch's BPF programs to go")

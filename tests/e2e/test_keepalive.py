@@ -1,0 +1,89 @@
+"""Keepalive probes, answers and keepalive deaths, against nstat."""
+from ka import Netns, Peer, Watch, check
+
+KA = ("--idle", 1, "--intvl", 1, "--cnt", 2)
+COUNTERS = ("TcpExtTCPKeepAlive", "TcpExtTCPAbortOnTimeout")
+
+
+def open_pair(ns, port, addr="127.0.0.1", server_args=KA, client_args=KA):
+    server = Peer(ns, "server", "--addr", addr, "--port", port, "--lifetime", 30, *server_args)
+    server.wait("ready")
+    client = Peer(ns, "client", "--addr", addr, "--port", port, "--lifetime", 30, *client_args)
+    cport = client.wait("ready")["ready"]
+    server.wait("accepted")
+    return server, client, cport
+
+
+def blackholed_keepalive_death(addr):
+    """Both ends idle 1 s, interval 1 s, count 2; then every packet dropped."""
+    with Netns() as ns, Watch("-N", ns.inode) as w:
+        before = ns.nstat(*COUNTERS)
+        server, client, cport = open_pair(ns, 5000, addr)
+        ns.blackhole(5000)
+        deaths = w.wait(lambda e: e["event"] == "death", 15, "two deaths", count=2)
+        for p in (server, client):
+            err = p.wait("error", timeout=10)
+            check(err["error"] == "ETIMEDOUT", f"application saw {err}")
+        after = ns.nstat(*COUNTERS)
+        check(w.stop() == 0, "tcpkawatch exit code")
+        probes = w.events("probe")
+        ka_delta = after["TcpExtTCPKeepAlive"] - before["TcpExtTCPKeepAlive"]
+        abort_delta = after["TcpExtTCPAbortOnTimeout"] - before["TcpExtTCPAbortOnTimeout"]
+        check(len(probes) == ka_delta,
+              f"{len(probes)} probe events, TcpExtTCPKeepAlive +{ka_delta}")
+        check(len(deaths) == abort_delta == 2, f"deaths {len(deaths)}, aborts +{abort_delta}")
+        family = 6 if ":" in addr else 4
+        by_port = {d["lport"]: d for d in deaths}
+        check(set(by_port) == {5000, cport}, f"death ports {sorted(by_port)}")
+        for lport, rport, peer in ((5000, cport, server), (cport, 5000, client)):
+            d = by_port[lport]
+            check(d["cause"] == "keepalive" and d["errno"] == "ETIMEDOUT",
+                  f"cause {d['cause']} {d['errno']}")
+            check(d["rport"] == rport and d["netns"] == ns.inode and d["family"] == family,
+                  f"tuple/netns {d}")
+            check(d["laddr"] == addr and d["raddr"] == addr, f"addresses {d}")
+            check(d["pid"] == peer.pid and d["comm"] == "python3", f"owner {d}")
+            check(d["state"] == "ESTABLISHED" and d["probes"] == 2, f"state/probes {d}")
+            check(2500 <= d["silence_ms"] <= 4500, f"silence {d['silence_ms']} ms")
+            # jiffies (silence) against ktime (lifetime): one tick of slack
+            check(d["lifetime_ms"] + 10 >= d["silence_ms"], f"lifetime {d}")
+            side = [p for p in probes if p["lport"] == lport]
+            check([p["probe"] for p in side] == [1, 2], f"probe numbers {side}")
+            check(all(p["probes_max"] == 2 and p["idle_s"] == 1 and p["intvl_s"] == 1
+                      and p["pid"] == peer.pid for p in side), f"probe fields {side}")
+        summary = w.events("summary")
+        check(len(summary) == 2 and all(s["end"] == "death" and s["cause"] == "keepalive"
+                                        and s["probes_sent"] == 2 for s in summary),
+              f"summary {summary}")
+
+
+def test_keepalive_death_ipv4():
+    blackholed_keepalive_death("127.0.0.1")
+
+
+def test_keepalive_death_ipv6():
+    blackholed_keepalive_death("::1")
+
+
+def test_keepalive_answered():
+    """Peer alive: probes go out, each is answered, nobody dies."""
+    with Netns() as ns, Watch("-N", ns.inode) as w:
+        before = ns.nstat(*COUNTERS)
+        server, client, cport = open_pair(ns, 5001, server_args=(), client_args=KA)
+        answers = w.wait(lambda e: e["event"] == "answered", 10, "three answers", count=3)
+        after = ns.nstat(*COUNTERS)
+        server.stop()
+        client.stop()
+        ns.wait_no_connections()
+        check(w.stop() == 0, "tcpkawatch exit code")
+        probes = w.events("probe")
+        ka_delta = after["TcpExtTCPKeepAlive"] - before["TcpExtTCPKeepAlive"]
+        # Probes sent after the last nstat read are allowed to follow it.
+        check(len(probes) >= ka_delta >= 3, f"{len(probes)} probes, nstat +{ka_delta}")
+        check(all(p["probe"] == 1 and p["lport"] == cport for p in probes), f"probes {probes}")
+        check(all(a["probes"] == 1 and a["pid"] == client.pid for a in answers),
+              f"answers {answers}")
+        check(not w.events("death"), f"deaths {w.events('death')}")
+        summary = w.events("summary")
+        check(len(summary) == 1 and summary[0]["end"] == "closed"
+              and summary[0]["answered"] >= 3, f"summary {summary}")

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Per-connection records built from the events of one run. */
+#ifndef AGGREGATE_H
+#define AGGREGATE_H
+#include <stddef.h>
+#include <linux/types.h>
+#include "tcpkawatch.h"
+
+enum conn_end { END_OPEN, END_CLOSED, END_DEATH };
+
+struct conn_record {
+	__u64 sk;		/* with netns: identity while it lives */
+	__u32 netns;
+	__u32 pid;
+	char comm[TASK_COMM_LEN];
+	struct conn_tuple t;
+	__u64 start_ns;		/* 0: opened before we started */
+	__u64 last_ns;		/* time of the last event */
+	__u32 probes_sent;
+	__u32 answers;		/* times the peer answered probes */
+	__u32 unanswered;	/* probes out now */
+	enum conn_end end;
+	__u8 cause;		/* enum death_cause, for END_DEATH */
+	__s32 err;
+	struct conn_record *next;	/* hash chain of open records */
+};
+
+struct conn_table {
+	struct conn_record **buckets;	/* open connections by (sk, netns) */
+	size_t nbuckets;
+	struct conn_record **all;	/* every record, in order of first event */
+	size_t n, cap;
+};
+
+int conn_table_init(struct conn_table *tab, size_t nbuckets);
+void conn_table_free(struct conn_table *tab);
+/* Account one event; returns its record, or NULL when out of memory. */
+struct conn_record *conn_table_update(struct conn_table *tab, const struct ka_event *e);
+
+#endif

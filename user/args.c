@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Command-line options of `tcpkawatch` (watch). */
+#include <argp.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include "args.h"
+
+const char *argp_program_version = "tcpkawatch 0.1";
+const char *argp_program_bug_address = "the project's issue tracker";
+
+static const char watch_doc[] =
+"Show TCP keepalive probes, answers and connection deaths, system-wide.\n"
+"\n"
+"Every keepalive probe the kernel sends, every probe the peer answers, and\n"
+"every connection the kernel tears down, with its cause: keepalive,\n"
+"user_timeout, retransmit, zero_window, syn_timeout, reset, unreachable or\n"
+"local_abort. On exit, a summary per connection seen. Needs root.\n"
+"\n"
+"EXAMPLES:\n"
+"  tcpkawatch                 # watch everything, fixed-width columns\n"
+"  tcpkawatch -j              # one JSON object per line\n"
+"  tcpkawatch -d 60           # stop after 60 seconds and summarize\n"
+"  tcpkawatch -p 1234         # sockets owned by process 1234\n"
+"  tcpkawatch -P 443 -6       # IPv6 connections with local or remote port 443\n"
+"  tcpkawatch -N 4026531840   # one network namespace (ls -iL /proc/PID/ns/net)\n";
+
+static const struct argp_option watch_options[] = {
+	{ "json", 'j', NULL, 0, "One JSON object per line on stdout", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS and print the summary", 0 },
+	{ "pid", 'p', "PID", 0, "Only sockets owned by process PID", 0 },
+	{ "port", 'P', "PORT", 0, "Only connections with local or remote PORT", 0 },
+	{ "netns", 'N', "INODE", 0, "Only network namespace INODE", 0 },
+	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },
+	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
+	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	{ "version", 'V', NULL, 0, "Show the version", -1 },
+	{},
+};
+
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tcpkawatch: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	exit(2);
+}
+
+bool parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static error_t watch_parse(int key, char *arg, struct argp_state *state)
+{
+	struct watch_opts *o = state->input;
+	unsigned long v;
+
+	switch (key) {
+	case 'j':
+		o->json = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case 'h':
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
+		exit(0);
+	case 'V':
+		printf("%s\n", argp_program_version);
+		exit(0);
+	case 'd':
+		if (!parse_ulong(arg, 1, 31536000, &v))
+			usage_error("invalid duration '%s': seconds, 1 to 31536000", arg);
+		o->duration_s = v;
+		break;
+	case 'p':
+		if (!parse_ulong(arg, 1, 4194304, &v))
+			usage_error("invalid pid '%s'", arg);
+		o->pid = v;
+		break;
+	case 'P':
+		if (!parse_ulong(arg, 1, 65535, &v))
+			usage_error("invalid port '%s': 1 to 65535", arg);
+		o->port = v;
+		break;
+	case 'N':
+		if (!parse_ulong(arg, 1, 4294967295UL, &v))
+			usage_error("invalid netns inode '%s'", arg);
+		o->netns = v;
+		break;
+	case '4':
+	case '6':
+		if (o->family)
+			usage_error("-4 and -6 exclude each other");
+		o->family = key == '4' ? AF_INET : AF_INET6;
+		break;
+	case ARGP_KEY_ERROR:
+		/* ARGP_NO_ERRS silences getopt's two-line complaint (and,
+		 * with it, argp's own --help: see 'h') */
+		usage_error("unknown option or missing value: '%s'",
+			    state->argv[state->next - 1]);
+		break;
+	case ARGP_KEY_ARG:
+		usage_error("unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+void parse_watch_args(int argc, char **argv, struct watch_opts *opts)
+{
+	static const struct argp argp = {
+		.options = watch_options,
+		.parser = watch_parse,
+		.doc = watch_doc,
+	};
+
+	argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, opts);
+}

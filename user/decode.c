@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "decode.h"
+
+const char *event_name(int type)
+{
+	switch (type) {
+	case EV_PROBE: return "probe";
+	case EV_ANSWERED: return "answered";
+	case EV_DEATH: return "death";
+	case EV_CLOSE: return "close";
+	}
+	return "unknown";
+}
+
+static const char *const cause_names[CAUSE_MAX] = {
+	[CAUSE_NONE] = "none",
+	[CAUSE_KEEPALIVE] = "keepalive",
+	[CAUSE_USER_TIMEOUT] = "user_timeout",
+	[CAUSE_RETRANSMIT] = "retransmit",
+	[CAUSE_ZERO_WINDOW] = "zero_window",
+	[CAUSE_SYN_TIMEOUT] = "syn_timeout",
+	[CAUSE_RESET] = "reset",
+	[CAUSE_UNREACHABLE] = "unreachable",
+	[CAUSE_LOCAL_ABORT] = "local_abort",
+};
+
+const char *cause_name(int cause)
+{
+	return cause >= 0 && cause < CAUSE_MAX ? cause_names[cause] : "unknown";
+}
+
+/* include/net/tcp_states.h */
+static const char *const tcp_state_names[] = {
+	[1] = "ESTABLISHED", [2] = "SYN_SENT", [3] = "SYN_RECV",
+	[4] = "FIN_WAIT1", [5] = "FIN_WAIT2", [6] = "TIME_WAIT",
+	[7] = "CLOSE", [8] = "CLOSE_WAIT", [9] = "LAST_ACK",
+	[10] = "LISTEN", [11] = "CLOSING", [12] = "NEW_SYN_RECV",
+	[13] = "BOUND_INACTIVE",
+};
+
+const char *tcp_state_name(int state)
+{
+	if (state > 0 && state < (int)(sizeof(tcp_state_names) / sizeof(tcp_state_names[0])))
+		return tcp_state_names[state];
+	return "UNKNOWN";
+}
+
+const char *errno_name(int err)
+{
+	const char *name = err ? strerrorname_np(err) : NULL;
+
+	return name ? name : (err ? "EUNKNOWN" : "0");
+}
+
+void format_ip(const struct conn_tuple *t, int remote, char *buf, size_t len)
+{
+	const void *addr = remote ? t->daddr : t->saddr;
+
+	if (!inet_ntop(t->family == AF_INET ? AF_INET : AF_INET6, addr, buf, len))
+		snprintf(buf, len, "?");
+}
+
+void format_endpoint(const struct conn_tuple *t, int remote, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	format_ip(t, remote, ip, sizeof(ip));
+	snprintf(buf, len, t->family == AF_INET ? "%s:%u" : "[%s]:%u", ip,
+		 remote ? t->dport : t->sport);
+}

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "kernel.h"
+
+int check_kernel_support(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "tcpkawatch: must run as root (it loads BPF programs)\n");
+		return -1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "tcpkawatch: kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
+			"needs CONFIG_DEBUG_INFO_BTF=y\n", strerror(errno));
+		return -1;
+	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
+		fprintf(stderr, "tcpkawatch: kernel lacks BPF ring buffers (Linux 5.8 or later)\n");
+		return -1;
+	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) != 1) {
+		fprintf(stderr, "tcpkawatch: kernel lacks BPF socket storage (Linux 5.2 or later)\n");
+		return -1;
+	}
+	return 0;
+}
+
+unsigned int hz_from_timer_list(const char *text)
+{
+	static const unsigned int known[] = { 100, 250, 300, 1000 };
+	const char *now = strstr(text, "now at ");
+	const char *jif = strstr(text, "jiffies: ");
+	unsigned long long now_ns, jiffies;
+	double hz;
+
+	if (!now || !jif || sscanf(now, "now at %llu", &now_ns) != 1 ||
+	    sscanf(jif, "jiffies: %llu", &jiffies) != 1 || jiffies < (1ULL << 32))
+		return 0;
+	/* jiffies - 2^32 = HZ * (uptime - 300) */
+	if (now_ns <= 310ULL * 1000000000)
+		return 0;
+	hz = (double)(jiffies - (1ULL << 32)) / (now_ns / 1e9 - 300);
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (hz > known[i] * 0.97 && hz < known[i] * 1.03)
+			return known[i];
+	return 0;
+}
+
+unsigned int timer_list_hz(void)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f;
+
+	f = fopen("/proc/timer_list", "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return hz_from_timer_list(buf);
+}
+
+long long realtime_offset_ns(void)
+{
+	struct timespec real, mono;
+
+	clock_gettime(CLOCK_REALTIME, &real);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+}

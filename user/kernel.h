@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What the running kernel offers, checked before anything is loaded. */
+#ifndef KERNEL_H
+#define KERNEL_H
+
+/* Root, BTF, ring buffer and sk_storage maps. Prints one line naming what
+ * is missing and returns -1, else 0. */
+int check_kernel_support(void);
+
+/* Kernel ticks a second, derived from /proc/timer_list; 0 if unknown.
+ * The BPF side prefers CONFIG_HZ from the kernel config. */
+unsigned int timer_list_hz(void);
+
+/* HZ from one /proc/timer_list text: "now at N nsecs" and "jiffies: J",
+ * jiffies having started at INITIAL_JIFFIES (2^32 - 300 HZ on 64 bit). */
+unsigned int hz_from_timer_list(const char *text);
+
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, in ns. */
+long long realtime_offset_ns(void);
+
+#endif

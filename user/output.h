@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Events and summaries as fixed-width columns or JSON lines. */
+#ifndef OUTPUT_H
+#define OUTPUT_H
+#include <stdbool.h>
+#include <stdio.h>
+#include "aggregate.h"
+#include "tcpkawatch.h"
+
+struct out_ctx {
+	FILE *f;
+	bool json;
+	long long realtime_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	int addr_width;			/* column width of "addr:port" */
+};
+
+void out_header(const struct out_ctx *o);
+void out_event(const struct out_ctx *o, const struct ka_event *e);
+void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 now_ns);
+/* Lost records and untracked sockets; prints nothing when both are 0. */
+void out_lost(const struct out_ctx *o, __u64 ringbuf_lost, __u64 probe_table_full);
+/* A JSON string literal, escaped. */
+void json_string(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tcpkawatch: TCP keepalive probes and connection deaths, system-wide. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "aggregate.h"
+#include "args.h"
+#include "kernel.h"
+#include "output.h"
+#include "owner.h"
+#include "watch.skel.h"
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static bool verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG || !verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+struct watch_run {
+	struct out_ctx out;
+	struct conn_table conns;
+	bool out_of_memory;
+};
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct watch_run *run = ctx;
+	struct ka_event e;
+
+	if (size < sizeof(e))
+		return 0;
+	memcpy(&e, data, sizeof(e));
+	/* Opened before we attached: look the owner up by socket inode. */
+	if (!e.pid && e.ino)
+		owner_by_inode("/proc", e.ino, &e.pid, e.comm);
+	if (!conn_table_update(&run->conns, &e) && !run->out_of_memory) {
+		run->out_of_memory = true;
+		fprintf(stderr, "tcpkawatch: out of memory: summary incomplete\n");
+	}
+	out_event(&run->out, &e);
+	return 0;
+}
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Sum one per-CPU counter. */
+static __u64 read_counter(int map_fd, __u32 idx)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 vals[ncpus > 0 ? ncpus : 1], sum = 0;
+
+	if (ncpus <= 0 || bpf_map_lookup_elem(map_fd, &idx, vals))
+		return 0;
+	for (int i = 0; i < ncpus; i++)
+		sum += vals[i];
+	return sum;
+}
+
+/* Lost records are reported as soon as they are seen, and again at exit. */
+static void warn_lost(int map_fd, __u64 *seen)
+{
+	__u64 lost = read_counter(map_fd, CNT_RINGBUF_LOST);
+	__u64 full = read_counter(map_fd, CNT_PROBE_TABLE_FULL);
+
+	if (lost + full > *seen)
+		fprintf(stderr, "tcpkawatch: warning: %llu event record(s) lost so far, "
+			"%llu probing socket(s) untracked\n", (unsigned long long)lost,
+			(unsigned long long)full);
+	*seen = lost + full;
+}
+
+static const char *attach_names[] = {
+	"tp_btf/timer_expire_entry", "tp_btf/timer_expire_exit",
+	"tp_btf/inet_sock_set_state", "tp_btf/tcp_receive_reset",
+};
+
+static int attach_all(struct watch_bpf *skel)
+{
+	struct bpf_program *progs[] = {
+		skel->progs.ka_timer_entry, skel->progs.ka_timer_exit,
+		skel->progs.ka_set_state, skel->progs.ka_receive_reset,
+	};
+	struct bpf_link **links[] = {
+		&skel->links.ka_timer_entry, &skel->links.ka_timer_exit,
+		&skel->links.ka_set_state, &skel->links.ka_receive_reset,
+	};
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		*links[i] = bpf_program__attach(progs[i]);
+		if (!*links[i]) {
+			fprintf(stderr, "tcpkawatch: cannot attach %s: %s\n", attach_names[i],
+				strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int watch(const struct watch_opts *opts)
+{
+	struct watch_run run = { .out = { .f = stdout, .json = opts->json } };
+	struct ring_buffer *rb = NULL;
+	struct watch_bpf *skel;
+	__u64 deadline = 0, lost_seen = 0, last_check = 0;
+	int err = 1;
+
+	if (check_kernel_support())
+		return 1;
+	skel = watch_bpf__open();
+	if (!skel) {
+		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
+		return 1;
+	}
+	skel->rodata->filter_pid = opts->pid;
+	skel->rodata->filter_port = opts->port;
+	skel->rodata->filter_netns = opts->netns;
+	skel->rodata->filter_family = opts->family;
+	skel->rodata->hz_fallback = timer_list_hz();
+	if (watch_bpf__load(skel)) {
+		fprintf(stderr, "tcpkawatch: the kernel refused the BPF programs (%s): it needs "
+			"BTF tracepoints (tp_btf), sk_storage from tracing programs and "
+			"bpf_jiffies64, Linux 5.11 or later; -v shows the verifier's log\n",
+			strerror(errno));
+		goto out;
+	}
+	if (!skel->kconfig->CONFIG_HZ && !skel->rodata->hz_fallback) {
+		fprintf(stderr, "tcpkawatch: cannot tell the kernel's HZ: no kernel config and "
+			"no /proc/timer_list\n");
+		goto out;
+	}
+	if (conn_table_init(&run.conns, 4096)) {
+		fprintf(stderr, "tcpkawatch: out of memory\n");
+		goto out;
+	}
+	run.out.realtime_offset_ns = realtime_offset_ns();
+	run.out.addr_width = opts->family == AF_INET ? 21 : opts->family == AF_INET6 ? 47 : 27;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, &run, NULL);
+	if (!rb) {
+		fprintf(stderr, "tcpkawatch: cannot map the ring buffer: %s\n", strerror(errno));
+		goto out;
+	}
+	if (attach_all(skel))
+		goto out;
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (opts->duration_s)
+		deadline = monotonic_ns() + opts->duration_s * 1000000000ULL;
+	fprintf(stderr, "Watching TCP keepalive probes and connection deaths%s. Ctrl-C to end.\n",
+		opts->duration_s ? " (with a time limit)" : "");
+	out_header(&run.out);
+	while (!exiting) {
+		__u64 now;
+
+		err = ring_buffer__poll(rb, 100);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "tcpkawatch: reading events: %s\n", strerror(-err));
+			err = 1;
+			break;
+		}
+		err = 0;
+		now = monotonic_ns();
+		if (now - last_check >= 1000000000ULL) {
+			warn_lost(bpf_map__fd(skel->maps.counters), &lost_seen);
+			last_check = now;
+		}
+		if (deadline && now >= deadline)
+			break;
+	}
+	/* Whatever is still queued belongs to this run. */
+	ring_buffer__consume(rb);
+	out_summary(&run.out, &run.conns, monotonic_ns());
+	out_lost(&run.out, read_counter(bpf_map__fd(skel->maps.counters), CNT_RINGBUF_LOST),
+		 read_counter(bpf_map__fd(skel->maps.counters), CNT_PROBE_TABLE_FULL));
+	warn_lost(bpf_map__fd(skel->maps.counters), &lost_seen);
+out:
+	ring_buffer__free(rb);
+	watch_bpf__destroy(skel);
+	conn_table_free(&run.conns);
+	return err ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct watch_opts opts = {};
+
+	parse_watch_args(argc, argv, &opts);
+	verbose = opts.verbose;
+	libbpf_set_print(libbpf_print);
+	return watch(&opts);
+}
