@@ -177,7 +177,9 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 		e->start_ns = info->start_ns;
 		__builtin_memcpy(e->comm, info->comm, sizeof(e->comm));
 	}
-	if (filter_pid && e->pid != filter_pid)
+	/* An unknown owner (socket older than us) is resolved and filtered
+	 * by the loader. */
+	if (filter_pid && e->pid && e->pid != filter_pid)
 		return false;
 
 	e->type = type;

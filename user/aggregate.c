@@ -29,7 +29,7 @@ static size_t bucket_of(const struct conn_table *tab, __u64 sk, __u32 netns)
 	return (h >> 32) % tab->nbuckets;
 }
 
-static struct conn_record *find_open(struct conn_table *tab, __u64 sk, __u32 netns)
+struct conn_record *conn_table_find_open(struct conn_table *tab, __u64 sk, __u32 netns)
 {
 	struct conn_record *r = tab->buckets[bucket_of(tab, sk, netns)];
 
@@ -79,7 +79,7 @@ static void unlink_open(struct conn_table *tab, struct conn_record *r)
 
 struct conn_record *conn_table_update(struct conn_table *tab, const struct ka_event *e)
 {
-	struct conn_record *r = find_open(tab, e->sk, e->netns);
+	struct conn_record *r = conn_table_find_open(tab, e->sk, e->netns);
 
 	if (!r)
 		r = add_record(tab, e);

@@ -34,6 +34,8 @@ struct conn_table {
 
 int conn_table_init(struct conn_table *tab, size_t nbuckets);
 void conn_table_free(struct conn_table *tab);
+/* The record of a connection still open, or NULL. */
+struct conn_record *conn_table_find_open(struct conn_table *tab, __u64 sk, __u32 netns);
 /* Account one event; returns its record, or NULL when out of memory. */
 struct conn_record *conn_table_update(struct conn_table *tab, const struct ka_event *e);
 

@@ -34,6 +34,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 struct watch_run {
+	__u32 filter_pid;
 	struct out_ctx out;
 	struct conn_table conns;
 	bool out_of_memory;
@@ -47,9 +48,20 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(e))
 		return 0;
 	memcpy(&e, data, sizeof(e));
-	/* Opened before we attached: look the owner up by socket inode. */
-	if (!e.pid && e.ino)
-		owner_by_inode("/proc", e.ino, &e.pid, e.comm);
+	/* Opened before we attached: the owner found at an earlier event,
+	 * else the process holding the socket's inode now. */
+	if (!e.pid) {
+		const struct conn_record *r = conn_table_find_open(&run->conns, e.sk, e.netns);
+
+		if (r && r->pid) {
+			e.pid = r->pid;
+			memcpy(e.comm, r->comm, sizeof(e.comm));
+		} else if (e.ino) {
+			owner_by_inode("/proc", e.ino, &e.pid, e.comm);
+		}
+	}
+	if (run->filter_pid && e.pid != run->filter_pid)
+		return 0;
 	if (!conn_table_update(&run->conns, &e) && !run->out_of_memory) {
 		run->out_of_memory = true;
 		fprintf(stderr, "tcpkawatch: out of memory: summary incomplete\n");
@@ -121,7 +133,10 @@ static int attach_all(struct watch_bpf *skel)
 
 static int watch(const struct watch_opts *opts)
 {
-	struct watch_run run = { .out = { .f = stdout, .json = opts->json } };
+	struct watch_run run = {
+		.filter_pid = opts->pid,
+		.out = { .f = stdout, .json = opts->json },
+	};
 	struct ring_buffer *rb = NULL;
 	struct watch_bpf *skel;
 	__u64 deadline = 0, lost_seen = 0, last_check = 0;

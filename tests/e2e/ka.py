@@ -160,6 +160,7 @@ class Peer:
 
 class Watch:
     """tcpkawatch --json running until stop(); events in .out."""
+    running = 0  # instances alive: the last one out checks the kernel
 
     def __init__(self, *args):
         self.args = [TCPKAWATCH, "--json", *map(str, args)]
@@ -167,6 +168,7 @@ class Watch:
     def __enter__(self):
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
+        Watch.running += 1
         self.out = Lines(self.proc.stdout)
         self.err = []
         ready = threading.Event()
@@ -190,10 +192,10 @@ class Watch:
     def wait(self, pred, timeout, what, count=1):
         return self.out.wait(pred, timeout, what, count)
 
-    def stop(self, sig=signal.SIGINT):
+    def stop(self, signal_name="SIGINT"):
         """End it as a user would; returns its exit code."""
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            self.proc.send_signal(getattr(signal, signal_name))
         try:
             rc = self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -206,7 +208,9 @@ class Watch:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
-        check_nothing_attached()
+        Watch.running -= 1
+        if not Watch.running:
+            check_nothing_attached()
 
 
 def attached_programs():

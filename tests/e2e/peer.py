@@ -44,6 +44,8 @@ def configure(s, a):
 def wait_for_command(conn, a, start):
     """Block in the action the test asked for; report how it ended."""
     try:
+        if a.delay:
+            time.sleep(a.delay)
         if a.send:
             conn.sendall(b"x" * a.send)
         if a.fill:
@@ -89,6 +91,7 @@ def main():
     p.add_argument("--syncnt", type=int)
     p.add_argument("--rcvbuf", type=int)
     p.add_argument("--sndbuf", type=int)
+    p.add_argument("--delay", type=float, default=0, help="seconds to wait before sending")
     p.add_argument("--send", type=int, default=0, help="bytes to send first")
     p.add_argument("--fill", action="store_true", help="write until blocked")
     p.add_argument("--no-read", action="store_true", help="never read; hold")
