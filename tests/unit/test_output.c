@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "output.h"
+#include "unit.h"
+
+static char *buf;
+static size_t len;
+
+static struct out_ctx ctx(bool json)
+{
+	struct out_ctx o = { .f = open_memstream(&buf, &len), .json = json,
+			     .realtime_offset_ns = 1700000000LL * 1000000000LL,
+			     .addr_width = 27 };
+	return o;
+}
+
+static char *finish(struct out_ctx *o)
+{
+	fclose(o->f);
+	return buf;
+}
+
+static struct ka_event death_event(void)
+{
+	struct ka_event e = {
+		.type = EV_DEATH, .ts_ns = 5500000000ULL, .start_ns = 400000000ULL,
+		.netns = 4026531840U, .pid = 1234, .comm = "my \"app\"\n",
+		.cause = CAUSE_KEEPALIVE, .err = 110, .state = 1, .probes = 2,
+		.silence_ms = 3004, .probes_max = 2,
+	};
+
+	e.t.family = AF_INET6;
+	inet_pton(AF_INET6, "::1", e.t.saddr);
+	inet_pton(AF_INET6, "::1", e.t.daddr);
+	e.t.sport = 5000;
+	e.t.dport = 41000;
+	return e;
+}
+
+int main(void)
+{
+	struct ka_event e = death_event();
+	struct conn_table tab;
+	struct out_ctx o;
+	char *s;
+
+	o = ctx(true);
+	out_event(&o, &e);
+	s = finish(&o);
+	CHECK(!strcmp(s, "{\"event\":\"death\",\"ts\":1700000005.500000,\"netns\":4026531840,"
+		      "\"family\":6,\"laddr\":\"::1\",\"lport\":5000,\"raddr\":\"::1\","
+		      "\"rport\":41000,\"pid\":1234,\"comm\":\"my \\\"app\\\"\\u000a\","
+		      "\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"state\":\"ESTABLISHED\","
+		      "\"probes\":2,\"lifetime_ms\":5100,\"silence_ms\":3004,"
+		      "\"user_timeout_ms\":0}\n"));
+	free(s);
+
+	/* lifetime unknown (opened before us): null, not a made-up number */
+	e.start_ns = 0;
+	o = ctx(true);
+	out_event(&o, &e);
+	s = finish(&o);
+	CHECK(strstr(s, "\"lifetime_ms\":null,") != NULL);
+	free(s);
+
+	e = death_event();
+	e.type = EV_PROBE;
+	e.probes = 1;
+	e.idle_ms = 7200000;
+	e.intvl_ms = 75000;
+	e.probes_max = 9;
+	o = ctx(true);
+	out_event(&o, &e);
+	s = finish(&o);
+	CHECK(strstr(s, "\"event\":\"probe\"") && strstr(s, "\"probe\":1,\"probes_max\":9,"
+							   "\"idle_s\":7200,\"intvl_s\":75,"));
+	free(s);
+
+	/* columns: one line, fixed widths */
+	o = ctx(false);
+	out_header(&o);
+	out_event(&o, &e);
+	s = finish(&o);
+	CHECK(!strncmp(s, "TIME     PID     COMM             NETNS      LADDR:LPORT", 55));
+	CHECK(strstr(s, " 1234    ") && strstr(s, "[::1]:5000                  [::1]:41000"));
+	CHECK(strstr(s, "probe    1/9 idle=7200s intvl=75s\n"));
+	free(s);
+
+	/* close events show only in the summary */
+	e.type = EV_CLOSE;
+	o = ctx(true);
+	out_event(&o, &e);
+	s = finish(&o);
+	CHECK(len == 0);
+	free(s);
+
+	conn_table_init(&tab, 16);
+	e = death_event();
+	e.type = EV_PROBE;
+	conn_table_update(&tab, &e);
+	e = death_event();
+	conn_table_update(&tab, &e);
+	o = ctx(true);
+	out_summary(&o, &tab, 9000000000ULL);
+	out_lost(&o, 0, 0);
+	s = finish(&o);
+	CHECK(strstr(s, "{\"event\":\"summary\",\"netns\":4026531840,") == s);
+	CHECK(strstr(s, "\"probes_sent\":1,\"answered\":0,\"unanswered\":2,\"end\":\"death\","
+			"\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"lifetime_ms\":5100}\n"));
+	CHECK(!strstr(s, "lost"));
+	free(s);
+
+	o = ctx(false);
+	out_summary(&o, &tab, 9000000000ULL);
+	out_lost(&o, 3, 1);
+	s = finish(&o);
+	CHECK(strstr(s, "SUMMARY: 1 connection(s) seen\n"));
+	CHECK(strstr(s, "1234    my \"app\"\n"));
+	CHECK(strstr(s, "LOST: 3 event record(s) dropped (ring buffer full), 1 probing socket(s) "
+			"untracked (table full)\n"));
+	free(s);
+	conn_table_free(&tab);
+	return unit_done("output");
+}

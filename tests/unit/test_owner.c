@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+/* owner_by_inode() over a made-up /proc tree. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "owner.h"
+#include "unit.h"
+
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+int main(void)
+{
+	char root[] = "/tmp/tkw-owner-XXXXXX", path[256], comm[TASK_COMM_LEN];
+	__u32 pid = 0;
+
+	if (!mkdtemp(root))
+		return 1;
+	snprintf(path, sizeof(path), "%s/self", root);
+	mkdir(path, 0755);		/* not a pid: skipped */
+	snprintf(path, sizeof(path), "%s/77", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/77/fd", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/77/fd/0", root);
+	symlink("/dev/null", path);
+	snprintf(path, sizeof(path), "%s/77/fd/4", root);
+	symlink("socket:[12345]", path);
+	snprintf(path, sizeof(path), "%s/77/comm", root);
+	put(path, "server\n");
+	snprintf(path, sizeof(path), "%s/78/fd", root);
+	mkdir(path, 0755);		/* parent missing: mkdir fails, fine */
+
+	CHECK(owner_by_inode(root, 12345, &pid, comm));
+	CHECK(pid == 77 && !strcmp(comm, "server"));
+	pid = 0;
+	CHECK(!owner_by_inode(root, 1234, &pid, comm) && pid == 0);
+	CHECK(!owner_by_inode(root, 0, &pid, comm));
+	CHECK(!owner_by_inode("/nonexistent", 12345, &pid, comm));
+
+	snprintf(path, sizeof(path), "rm -rf %s", root);
+	CHECK(system(path) == 0);
+	return unit_done("owner");
+}

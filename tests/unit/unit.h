@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* A minimal unit-test harness: CHECK() counts, unit_done() prints the
+ * closing line "NAME: N passed, N failed" and gives the exit code. */
+#ifndef UNIT_H
+#define UNIT_H
+#include <stdio.h>
+
+static int unit_passed, unit_failed;
+
+#define CHECK(cond) do {						\
+	if (cond) {							\
+		unit_passed++;						\
+	} else {							\
+		unit_failed++;						\
+		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__,	\
+			__LINE__, #cond);				\
+	}								\
+} while (0)
+
+static inline int unit_done(const char *name)
+{
+	printf("%s: %d passed, %d failed\n", name, unit_passed, unit_failed);
+	return unit_failed ? 1 : 0;
+}
+
+#endif
