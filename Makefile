@@ -54,8 +54,12 @@ unit: $(UNIT_BINS)
 test: tcpkawatch unit
 	tests/run.sh $(UNIT_BINS)
 
-bench: tcpkawatch
-	tests/bench/churn.sh
+$(OUTPUT)/churn: tests/bench/churn.c | $(OUTPUT)
+	$(CC) $(CFLAGS) $< -o $@
+
+# Loopback churn with and without tcpkawatch, and BPF run times (root).
+bench: tcpkawatch $(OUTPUT)/churn
+	python3 tests/bench/churn.py
 
 run: tcpkawatch
 	./tcpkawatch

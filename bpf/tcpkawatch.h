@@ -28,7 +28,7 @@ enum death_cause {
 /* Indexes of the per-CPU counters in the "counters" map. */
 enum ka_counter {
 	CNT_RINGBUF_LOST,	/* records dropped: the ring buffer was full */
-	CNT_PROBE_TABLE_FULL,	/* probing sockets we could not track */
+	CNT_CONN_TABLE_FULL,	/* connections not tracked: table full */
 	CNT_MAX,
 };
 

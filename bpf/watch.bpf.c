@@ -41,37 +41,46 @@ const volatile __u32 hz_fallback = 0;
 extern const void tcp_keepalive_timer __ksym;
 
 #define CONN_RESET_RX	1	/* tcp_receive_reset fired: a reset kills it */
+#define CONN_REPORTED	2	/* probes were reported: report its close too */
 
-/* Per-connection facts the kernel does not keep: who owns it, since when. */
-struct conn_info {
-	__u64 start_ns;
-	__u32 pid;
-	__u32 flags;
+/*
+ * Per-connection facts the kernel does not keep (who owns it, since when,
+ * unanswered probes), by socket address, from connect()/accept to
+ * TCP_CLOSE. A hash, not sk_storage: the timer hooks reach the socket by
+ * container_of(), a pointer the verifier lets no sk_storage helper take,
+ * and creating sk_storage for every connection cost 3% of loopback churn
+ * against under 1% for this (README, "Speed").
+ */
+struct conn_state {
+	__u64 start_ns;		/* 0: opened before we started */
+	__u32 pid;		/* 0: unknown */
+	__u16 flags;
+	__u8 unanswered;	/* keepalive probes out, as we last saw */
+	__u8 pad;
 	char comm[TASK_COMM_LEN];
 };
 
-/* BPF_F_CLONE: a passive socket inherits its listener's record in
- * sk_clone_lock() -> bpf_sk_storage_clone(), and so its owner. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, struct conn_info);
-} conn_store SEC(".maps");
-
-/*
- * Sockets that sent keepalive probes, by socket address: how many are
- * unanswered. Written from the timer hook, where the socket is reached by
- * container_of() and so is no pointer the verifier lets sk_storage helpers
- * take. Entries go at TCP_CLOSE.
- */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 262144);
+	__uint(max_entries, 1 << 20);
 	__type(key, __u64);
-	__type(value, __u32);
-} probing SEC(".maps");
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+/* Owners of listening sockets, for the connections they accept. */
+struct listener_key {
+	__u32 netns;
+	__u32 port;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct listener_key);
+	__type(value, struct conn_state);
+} listeners SEC(".maps");
 
 /* The socket whose keepalive timer runs on this CPU: timer callbacks do not
  * nest on one CPU (expire_timers() in kernel/time/timer.c). */
@@ -107,30 +116,6 @@ static __always_inline void count(__u32 idx)
 		(*c)++;
 }
 
-/*
- * Read-only look at a socket's conn_info without the sk_storage helper,
- * for the timer hook (see "probing"): the storage keeps a cache of
- * pointers to its maps' data (struct bpf_local_storage, cache_idx per map).
- */
-static __always_inline bool conn_info_peek(struct sock *sk, struct conn_info *out)
-{
-	struct bpf_local_storage_map *smap = (void *)&conn_store;
-	struct bpf_local_storage *st = BPF_CORE_READ(sk, sk_bpf_storage);
-	struct bpf_local_storage_data *sdata;
-	__u16 idx;
-
-	if (!st)
-		return false;
-	idx = smap->cache_idx;
-	if (idx >= 16)
-		return false;
-	sdata = BPF_CORE_READ(st, cache[idx]);
-	if (!sdata || BPF_CORE_READ(sdata, smap) != smap)
-		return false;
-	return !bpf_probe_read_kernel(out, sizeof(*out),
-				      (void *)sdata + bpf_core_field_offset(struct bpf_local_storage_data, data));
-}
-
 static __always_inline __u32 jiffies_to_ms(__u32 j)
 {
 	__u32 hz = CONFIG_HZ ? CONFIG_HZ : hz_fallback;
@@ -156,7 +141,7 @@ static __always_inline void read_tuple(struct sock *sk, struct conn_tuple *t)
 
 /* Fill what every event carries; false if the filters drop it. */
 static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
-				       const struct conn_info *info, __u8 type)
+				       const struct conn_state *cs, __u8 type)
 {
 	struct inet_connection_sock *icsk = (void *)sk;
 	struct tcp_sock *tp = (void *)sk;
@@ -172,10 +157,10 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	e->netns = BPF_CORE_READ(net, ns.inum);
 	if (filter_netns && e->netns != filter_netns)
 		return false;
-	if (info) {
-		e->pid = info->pid;
-		e->start_ns = info->start_ns;
-		__builtin_memcpy(e->comm, info->comm, sizeof(e->comm));
+	if (cs) {
+		e->pid = cs->pid;
+		e->start_ns = cs->start_ns;
+		__builtin_memcpy(e->comm, cs->comm, sizeof(e->comm));
 	}
 	/* An unknown owner (socket older than us) is resolved and filtered
 	 * by the loader. */
@@ -218,26 +203,25 @@ static __always_inline struct sock *timer_sock(struct timer_list *timer)
 
 /* The peer acked: tcp_ack() reset icsk_probes_out to 0 while we still count
  * unanswered probes. */
-static __always_inline void check_answered(struct sock *sk, __u32 *unanswered, __u8 probes_out,
-					   const struct conn_info *info)
+static __always_inline void check_answered(struct sock *sk, struct conn_state *cs, __u8 probes_out)
 {
 	struct ka_event e = {};
 
-	if (!*unanswered || probes_out)
+	if (!cs->unanswered || probes_out)
 		return;
-	if (fill_event(&e, sk, info, EV_ANSWERED)) {
-		e.probes = *unanswered;
+	if (fill_event(&e, sk, cs, EV_ANSWERED)) {
+		e.probes = cs->unanswered;
 		submit(&e);
 	}
-	*unanswered = 0;
+	cs->unanswered = 0;
 }
 
 SEC("tp_btf/timer_expire_entry")
 int BPF_PROG(ka_timer_entry, struct timer_list *timer)
 {
-	struct conn_info info = {};
+	struct conn_state *cs;
 	struct timer_slot *slot;
-	__u32 zero = 0, *unanswered;
+	__u32 zero = 0;
 	struct sock *sk;
 	__u64 key;
 
@@ -252,22 +236,20 @@ int BPF_PROG(ka_timer_entry, struct timer_list *timer)
 	slot->probes_before = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_probes_out);
 	if (slot->probes_before)
 		return 0;
-	unanswered = bpf_map_lookup_elem(&probing, &key);
-	if (unanswered && *unanswered) {
-		conn_info_peek(sk, &info);
-		check_answered(sk, unanswered, 0, &info);
-	}
+	cs = bpf_map_lookup_elem(&conns, &key);
+	if (cs)
+		check_answered(sk, cs, 0);
 	return 0;
 }
 
 SEC("tp_btf/timer_expire_exit")
 int BPF_PROG(ka_timer_exit, struct timer_list *timer)
 {
-	struct conn_info info = {}, *infop = NULL;
+	struct conn_state *cs;
 	struct ka_event e = {};
 	struct timer_slot *slot;
-	struct sock *sk;
 	__u32 zero = 0;
+	struct sock *sk;
 	__u8 probes_out;
 	__u64 key;
 
@@ -287,11 +269,20 @@ int BPF_PROG(ka_timer_exit, struct timer_list *timer)
 	if (probes_out != slot->probes_before + 1)
 		return 0;
 
-	if (bpf_map_update_elem(&probing, &key, &(__u32){ probes_out }, BPF_ANY))
-		count(CNT_PROBE_TABLE_FULL);
-	if (conn_info_peek(sk, &info))
-		infop = &info;
-	if (fill_event(&e, sk, infop, EV_PROBE)) {
+	cs = bpf_map_lookup_elem(&conns, &key);
+	if (!cs) {
+		/* opened before we started: track it from now on */
+		struct conn_state fresh = {};
+
+		if (bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST))
+			count(CNT_CONN_TABLE_FULL);
+		cs = bpf_map_lookup_elem(&conns, &key);
+	}
+	if (cs) {
+		cs->unanswered = probes_out;
+		cs->flags |= CONN_REPORTED;
+	}
+	if (fill_event(&e, sk, cs, EV_PROBE)) {
 		e.probes = probes_out;
 		submit(&e);
 	}
@@ -300,14 +291,14 @@ int BPF_PROG(ka_timer_exit, struct timer_list *timer)
 
 /* Why the kernel gave up on a socket; sk_err is already set. */
 static __always_inline __u8 death_cause(struct sock *sk, int err, int oldstate,
-					const struct conn_info *info)
+					const struct conn_state *cs)
 {
 	struct inet_connection_sock *icsk = (void *)sk;
 	struct timer_slot *slot;
 	__u32 zero = 0;
 	bool user_timeout = BPF_CORE_READ(icsk, icsk_user_timeout) != 0;
 
-	if (info && (info->flags & CONN_RESET_RX))
+	if (cs && (cs->flags & CONN_RESET_RX))
 		return CAUSE_RESET;
 	if (err == ECONNABORTED)
 		return CAUSE_LOCAL_ABORT;
@@ -332,76 +323,101 @@ static __always_inline __u8 death_cause(struct sock *sk, int err, int oldstate,
 	return CAUSE_RETRANSMIT;
 }
 
+static __always_inline struct listener_key listener_of(struct sock *sk)
+{
+	struct listener_key k = {
+		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
+		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+	};
+
+	return k;
+}
+
 static __always_inline void conn_closed(struct sock *sk, int oldstate)
 {
-	struct conn_info *info = bpf_sk_storage_get(&conn_store, sk, 0, 0);
 	__u64 key = (__u64)sk;
-	__u32 *unanswered = bpf_map_lookup_elem(&probing, &key);
-	__u8 probes_out = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_probes_out);
-	struct ka_event e = {};
+	struct conn_state *cs = bpf_map_lookup_elem(&conns, &key);
 	int err = sk->sk_err;
+	struct ka_event e = {};
 
-	if (!err) {
-		if (unanswered) {
-			check_answered(sk, unanswered, probes_out, info);
-			if (fill_event(&e, sk, info, EV_CLOSE)) {
-				e.state = oldstate;
-				submit(&e);
-			}
-			bpf_map_delete_elem(&probing, &key);
+	if (oldstate == TCP_LISTEN) {
+		/* skc_num is gone by now; inet_sport keeps the port */
+		struct listener_key lk = {
+			.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
+			.port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport)),
+		};
+
+		bpf_map_delete_elem(&listeners, &lk);
+	}
+	if (err) {
+		if (fill_event(&e, sk, cs, EV_DEATH)) {
+			e.state = oldstate;
+			e.err = err;
+			e.cause = death_cause(sk, err, oldstate, cs);
+			e.probes = cs ? cs->unanswered : 0;
+			submit(&e);
 		}
-		return;
+	} else if (cs && (cs->flags & CONN_REPORTED)) {
+		check_answered(sk, cs, BPF_CORE_READ((struct inet_connection_sock *)sk,
+						     icsk_probes_out));
+		if (fill_event(&e, sk, cs, EV_CLOSE)) {
+			e.state = oldstate;
+			submit(&e);
+		}
 	}
-	if (fill_event(&e, sk, info, EV_DEATH)) {
-		e.state = oldstate;
-		e.err = err;
-		e.cause = death_cause(sk, err, oldstate, info);
-		e.probes = unanswered ? *unanswered : 0;
-		submit(&e);
-	}
-	if (unanswered)
-		bpf_map_delete_elem(&probing, &key);
+	if (cs)
+		bpf_map_delete_elem(&conns, &key);
 }
 
-static __always_inline void record_owner(struct sock *sk)
+/* In connect() (SYN_SENT) and listen(): the current task owns the socket. */
+static __always_inline void conn_opened(struct sock *sk, int newstate)
 {
-	struct conn_info *info = bpf_sk_storage_get(&conn_store, sk, 0,
-						   BPF_SK_STORAGE_GET_F_CREATE);
+	struct conn_state cs = {
+		.start_ns = bpf_ktime_get_ns(),
+		.pid = bpf_get_current_pid_tgid() >> 32,
+	};
+	__u64 key = (__u64)sk;
 
-	if (!info)
-		return;
-	info->start_ns = bpf_ktime_get_ns();
-	info->pid = bpf_get_current_pid_tgid() >> 32;
-	info->flags = 0;
-	bpf_get_current_comm(info->comm, sizeof(info->comm));
+	bpf_get_current_comm(cs.comm, sizeof(cs.comm));
+	if (bpf_map_update_elem(&conns, &key, &cs, BPF_ANY))
+		count(CNT_CONN_TABLE_FULL);
+	if (newstate == TCP_LISTEN) {
+		struct listener_key lk = listener_of(sk);
+
+		bpf_map_update_elem(&listeners, &lk, &cs, BPF_ANY);
+	}
 }
 
+/* In softirq: the owner is the listener's (unknown if it is older than us). */
 static __always_inline void passive_established(struct sock *sk)
 {
-	/* Created in softirq: the owner is the listener's, cloned with its
-	 * storage; without one (a listener older than us) it stays unknown. */
-	struct conn_info *info = bpf_sk_storage_get(&conn_store, sk, 0,
-						   BPF_SK_STORAGE_GET_F_CREATE);
+	struct listener_key lk = listener_of(sk);
+	struct conn_state *owner = bpf_map_lookup_elem(&listeners, &lk);
+	struct conn_state cs = {};
+	__u64 key = (__u64)sk;
 
-	if (!info)
-		return;
-	info->start_ns = bpf_ktime_get_ns();
-	info->flags = 0;
+	if (owner)
+		cs = *owner;
+	cs.start_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&conns, &key, &cs, BPF_ANY))
+		count(CNT_CONN_TABLE_FULL);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ka_set_state, struct sock *sk, int oldstate, int newstate)
 {
+	if (newstate != TCP_CLOSE && newstate != TCP_SYN_SENT && newstate != TCP_LISTEN &&
+	    !(newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV))
+		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	switch (newstate) {
-	case TCP_SYN_SENT:	/* in connect(): current is the owner */
-	case TCP_LISTEN:	/* in listen() */
-		record_owner(sk);
+	case TCP_SYN_SENT:
+	case TCP_LISTEN:
+		conn_opened(sk, newstate);
 		break;
 	case TCP_ESTABLISHED:
-		if (oldstate == TCP_SYN_RECV)
-			passive_established(sk);
+		passive_established(sk);
 		break;
 	case TCP_CLOSE:
 		conn_closed(sk, oldstate);
@@ -414,10 +430,13 @@ SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(ka_receive_reset, struct sock *sk)
 {
 	/* tcp_reset() fires this, then tcp_done_with_error(). */
-	struct conn_info *info = bpf_sk_storage_get(&conn_store, sk, 0,
-						   BPF_SK_STORAGE_GET_F_CREATE);
+	__u64 key = (__u64)sk;
+	struct conn_state *cs = bpf_map_lookup_elem(&conns, &key);
 
-	if (info)
-		info->flags |= CONN_RESET_RX;
+	if (cs)
+		cs->flags |= CONN_RESET_RX;
+	else if (bpf_map_update_elem(&conns, &key, &(struct conn_state){ .flags = CONN_RESET_RX },
+				     BPF_NOEXIST))
+		count(CNT_CONN_TABLE_FULL);
 	return 0;
 }

@@ -181,16 +181,16 @@ void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 no
 	fflush(o->f);
 }
 
-void out_lost(const struct out_ctx *o, __u64 ringbuf_lost, __u64 probe_table_full)
+void out_lost(const struct out_ctx *o, __u64 ringbuf_lost, __u64 conn_table_full)
 {
-	if (!ringbuf_lost && !probe_table_full)
+	if (!ringbuf_lost && !conn_table_full)
 		return;
 	if (o->json)
-		fprintf(o->f, "{\"event\":\"lost\",\"ringbuf_lost\":%llu,\"probe_table_full\":%llu}\n",
-			(unsigned long long)ringbuf_lost, (unsigned long long)probe_table_full);
+		fprintf(o->f, "{\"event\":\"lost\",\"ringbuf_lost\":%llu,\"conn_table_full\":%llu}\n",
+			(unsigned long long)ringbuf_lost, (unsigned long long)conn_table_full);
 	else
 		fprintf(o->f, "LOST: %llu event record(s) dropped (ring buffer full), "
-			"%llu probing socket(s) untracked (table full)\n",
-			(unsigned long long)ringbuf_lost, (unsigned long long)probe_table_full);
+			"%llu connection(s) untracked (table full)\n",
+			(unsigned long long)ringbuf_lost, (unsigned long long)conn_table_full);
 	fflush(o->f);
 }

@@ -95,11 +95,11 @@ static __u64 read_counter(int map_fd, __u32 idx)
 static void warn_lost(int map_fd, __u64 *seen)
 {
 	__u64 lost = read_counter(map_fd, CNT_RINGBUF_LOST);
-	__u64 full = read_counter(map_fd, CNT_PROBE_TABLE_FULL);
+	__u64 full = read_counter(map_fd, CNT_CONN_TABLE_FULL);
 
 	if (lost + full > *seen)
 		fprintf(stderr, "tcpkawatch: warning: %llu event record(s) lost so far, "
-			"%llu probing socket(s) untracked\n", (unsigned long long)lost,
+			"%llu connection(s) untracked (table full)\n", (unsigned long long)lost,
 			(unsigned long long)full);
 	*seen = lost + full;
 }
@@ -209,7 +209,7 @@ static int watch(const struct watch_opts *opts)
 	ring_buffer__consume(rb);
 	out_summary(&run.out, &run.conns, monotonic_ns());
 	out_lost(&run.out, read_counter(bpf_map__fd(skel->maps.counters), CNT_RINGBUF_LOST),
-		 read_counter(bpf_map__fd(skel->maps.counters), CNT_PROBE_TABLE_FULL));
+		 read_counter(bpf_map__fd(skel->maps.counters), CNT_CONN_TABLE_FULL));
 	warn_lost(bpf_map__fd(skel->maps.counters), &lost_seen);
 out:
 	ring_buffer__free(rb);

@@ -119,7 +119,7 @@ int main(void)
 	s = finish(&o);
 	CHECK(strstr(s, "SUMMARY: 1 connection(s) seen\n"));
 	CHECK(strstr(s, "1234    my \"app\"\n"));
-	CHECK(strstr(s, "LOST: 3 event record(s) dropped (ring buffer full), 1 probing socket(s) "
+	CHECK(strstr(s, "LOST: 3 event record(s) dropped (ring buffer full), 1 connection(s) "
 			"untracked (table full)\n"));
 	free(s);
 	conn_table_free(&tab);

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Sets up a fresh Debian or Ubuntu machine and runs a make target:
+# installs the packages that are missing (apt-get), then
+#   tools/bootstrap.sh run [OPTIONS]   builds and runs tcpkawatch OPTIONS
+#   tools/bootstrap.sh test            builds and runs every test
+#   tools/bootstrap.sh bench           builds and runs the benchmarks
+# Run it as root: tcpkawatch and its tests load BPF programs.
+set -eu
+cd "$(dirname "$0")/.."
+
+# build: compiler, BPF toolchain, libbpf; tests: nft, ip/ss/nstat,
+# python3, sysctl, setpriv
+PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool
+      nftables iproute2 python3 procps util-linux"
+
+missing=()
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "bootstrap: missing packages: ${missing[*]}; run me as root" >&2
+		exit 1
+	fi
+	apt-get update -q
+	# Ubuntu ships bpftool in linux-tools, not as a package of its own
+	if [[ " ${missing[*]} " == *" bpftool "* ]] && ! apt-cache show bpftool >/dev/null 2>&1; then
+		missing=("${missing[@]/bpftool/linux-tools-common}" "linux-tools-$(uname -r)")
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+target=${1:-run}
+[ $# -gt 0 ] && shift
+case $target in
+run)	make -s && exec ./tcpkawatch "$@" ;;
+*)	exec make "$target" ;;
+esac
