@@ -1,6 +1,5 @@
 """Namespaces told apart, filters that keep exactly what they say, and the
 command line's behaviour."""
-import os
 import subprocess
 
 from ka import TCPKAWATCH, Netns, Watch, check, check_nothing_attached
@@ -93,4 +92,5 @@ def test_duration_and_sigterm():
     check_nothing_attached()
     with Watch() as w:
         check(w.stop(signal_name="SIGTERM") == 0, "SIGTERM exit code")
-    check(os.path.exists(TCPKAWATCH), "binary")
+    with Watch() as w:  # __exit__ checks that nothing stays attached
+        check(w.stop(signal_name="SIGKILL") == -9, "SIGKILL")
