@@ -181,16 +181,19 @@ void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 no
 	fflush(o->f);
 }
 
-void out_lost(const struct out_ctx *o, __u64 ringbuf_lost, __u64 conn_table_full)
+void out_lost(const struct out_ctx *o, __u64 ringbuf_lost, __u64 conn_table_full,
+	      __u64 hook_misses)
 {
-	if (!ringbuf_lost && !conn_table_full)
+	if (!ringbuf_lost && !conn_table_full && !hook_misses)
 		return;
 	if (o->json)
-		fprintf(o->f, "{\"event\":\"lost\",\"ringbuf_lost\":%llu,\"conn_table_full\":%llu}\n",
-			(unsigned long long)ringbuf_lost, (unsigned long long)conn_table_full);
+		fprintf(o->f, "{\"event\":\"lost\",\"ringbuf_lost\":%llu,\"conn_table_full\":%llu,"
+			"\"hook_misses\":%llu}\n", (unsigned long long)ringbuf_lost,
+			(unsigned long long)conn_table_full, (unsigned long long)hook_misses);
 	else
 		fprintf(o->f, "LOST: %llu event record(s) dropped (ring buffer full), "
-			"%llu connection(s) untracked (table full)\n",
-			(unsigned long long)ringbuf_lost, (unsigned long long)conn_table_full);
+			"%llu connection(s) untracked (table full), %llu hook run(s) skipped "
+			"by the kernel\n", (unsigned long long)ringbuf_lost,
+			(unsigned long long)conn_table_full, (unsigned long long)hook_misses);
 	fflush(o->f);
 }

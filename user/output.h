@@ -17,8 +17,11 @@ struct out_ctx {
 void out_header(const struct out_ctx *o);
 void out_event(const struct out_ctx *o, const struct ka_event *e);
 void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 now_ns);
-/* Lost records and untracked sockets; prints nothing when both are 0. */
-void out_lost(const struct out_ctx *o, __u64 ringbuf_lost, __u64 conn_table_full);
+/* What was lost: records (ring buffer full), connections not tracked
+ * (table full), hook runs the kernel skipped (BPF recursion guard).
+ * Prints nothing when all are 0. */
+void out_lost(const struct out_ctx *o, __u64 ringbuf_lost, __u64 conn_table_full,
+	      __u64 hook_misses);
 /* A JSON string literal, escaped. */
 void json_string(FILE *f, const char *s);
 

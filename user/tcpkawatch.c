@@ -91,17 +91,52 @@ static __u64 read_counter(int map_fd, __u32 idx)
 	return sum;
 }
 
-/* Lost records are reported as soon as they are seen, and again at exit. */
-static void warn_lost(int map_fd, __u64 *seen)
+/* Runs of our programs the kernel skipped: __bpf_trace_run() drops a run
+ * while the same program is active on that CPU (a tracepoint hit in a
+ * softirq that interrupted it), counting it in recursion_misses. */
+static __u64 hook_misses(struct watch_bpf *skel)
 {
-	__u64 lost = read_counter(map_fd, CNT_RINGBUF_LOST);
-	__u64 full = read_counter(map_fd, CNT_CONN_TABLE_FULL);
+	struct bpf_program *prog;
+	__u64 sum = 0;
 
-	if (lost + full > *seen)
-		fprintf(stderr, "tcpkawatch: warning: %llu event record(s) lost so far, "
-			"%llu connection(s) untracked (table full)\n", (unsigned long long)lost,
-			(unsigned long long)full);
-	*seen = lost + full;
+	bpf_object__for_each_program(prog, skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
+struct losses {
+	__u64 ringbuf, table_full, hook_misses;
+};
+
+static struct losses read_losses(struct watch_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.counters);
+	struct losses l = {
+		.ringbuf = read_counter(fd, CNT_RINGBUF_LOST),
+		.table_full = read_counter(fd, CNT_CONN_TABLE_FULL),
+		.hook_misses = hook_misses(skel),
+	};
+
+	return l;
+}
+
+/* Losses are reported on stderr as soon as they are seen, and at exit. */
+static void warn_lost(struct watch_bpf *skel, __u64 *seen)
+{
+	struct losses l = read_losses(skel);
+	__u64 total = l.ringbuf + l.table_full + l.hook_misses;
+
+	if (total > *seen)
+		fprintf(stderr, "tcpkawatch: warning: lost so far: %llu event record(s) (ring buffer "
+			"full), %llu connection(s) untracked (table full), %llu hook run(s) "
+			"skipped by the kernel\n", (unsigned long long)l.ringbuf,
+			(unsigned long long)l.table_full, (unsigned long long)l.hook_misses);
+	*seen = total;
 }
 
 static const char *attach_names[] = {
@@ -140,6 +175,7 @@ static int watch(const struct watch_opts *opts)
 	struct ring_buffer *rb = NULL;
 	struct watch_bpf *skel;
 	__u64 deadline = 0, lost_seen = 0, last_check = 0;
+	struct losses losses;
 	int err = 1;
 
 	if (check_kernel_support())
@@ -199,7 +235,7 @@ static int watch(const struct watch_opts *opts)
 		err = 0;
 		now = monotonic_ns();
 		if (now - last_check >= 1000000000ULL) {
-			warn_lost(bpf_map__fd(skel->maps.counters), &lost_seen);
+			warn_lost(skel, &lost_seen);
 			last_check = now;
 		}
 		if (deadline && now >= deadline)
@@ -208,9 +244,9 @@ static int watch(const struct watch_opts *opts)
 	/* Whatever is still queued belongs to this run. */
 	ring_buffer__consume(rb);
 	out_summary(&run.out, &run.conns, monotonic_ns());
-	out_lost(&run.out, read_counter(bpf_map__fd(skel->maps.counters), CNT_RINGBUF_LOST),
-		 read_counter(bpf_map__fd(skel->maps.counters), CNT_CONN_TABLE_FULL));
-	warn_lost(bpf_map__fd(skel->maps.counters), &lost_seen);
+	losses = read_losses(skel);
+	out_lost(&run.out, losses.ringbuf, losses.table_full, losses.hook_misses);
+	warn_lost(skel, &lost_seen);
 out:
 	ring_buffer__free(rb);
 	watch_bpf__destroy(skel);

@@ -202,6 +202,8 @@ class Watch:
             self.proc.kill()
             raise TestFailure("tcpkawatch did not exit on signal")
         self.out.thread.join(timeout=5)
+        lost = self.events("lost")
+        check(not lost, f"tcpkawatch lost something: {lost}")
         return rc
 
     def __exit__(self, *exc):

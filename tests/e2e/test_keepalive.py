@@ -79,7 +79,10 @@ def test_keepalive_answered():
         probes = w.events("probe")
         ka_delta = after["TcpExtTCPKeepAlive"] - before["TcpExtTCPKeepAlive"]
         # Probes sent after the last nstat read are allowed to follow it.
-        check(len(probes) >= ka_delta >= 3, f"{len(probes)} probes, nstat +{ka_delta}")
+        check(len(probes) >= ka_delta >= 3,
+              f"{len(probes)} probes, nstat +{ka_delta}; events: "
+              + "; ".join(f"{e['ts']:.3f} {e['event']} {e.get('probe', e.get('probes'))}"
+                          for e in w.events() if e["event"] in ("probe", "answered")))
         check(all(p["probe"] == 1 and p["lport"] == cport for p in probes), f"probes {probes}")
         check(all(a["probes"] == 1 and a["pid"] == client.pid for a in answers),
               f"answers {answers}")

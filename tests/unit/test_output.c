@@ -105,7 +105,7 @@ int main(void)
 	conn_table_update(&tab, &e);
 	o = ctx(true);
 	out_summary(&o, &tab, 9000000000ULL);
-	out_lost(&o, 0, 0);
+	out_lost(&o, 0, 0, 0);
 	s = finish(&o);
 	CHECK(strstr(s, "{\"event\":\"summary\",\"netns\":4026531840,") == s);
 	CHECK(strstr(s, "\"probes_sent\":1,\"answered\":0,\"unanswered\":2,\"end\":\"death\","
@@ -115,12 +115,12 @@ int main(void)
 
 	o = ctx(false);
 	out_summary(&o, &tab, 9000000000ULL);
-	out_lost(&o, 3, 1);
+	out_lost(&o, 3, 1, 2);
 	s = finish(&o);
 	CHECK(strstr(s, "SUMMARY: 1 connection(s) seen\n"));
 	CHECK(strstr(s, "1234    my \"app\"\n"));
 	CHECK(strstr(s, "LOST: 3 event record(s) dropped (ring buffer full), 1 connection(s) "
-			"untracked (table full)\n"));
+			"untracked (table full), 2 hook run(s) skipped by the kernel\n"));
 	free(s);
 	conn_table_free(&tab);
 	return unit_done("output");
