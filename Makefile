@@ -14,10 +14,10 @@ BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
 # libbpf is linked statically: one binary with the BPF object embedded.
 LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
 
-BPF_OBJS := $(OUTPUT)/watch.bpf.o
+BPF_OBJS := $(OUTPUT)/watch.bpf.o $(OUTPUT)/enforce.bpf.o
 SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
 LIB_SRCS := user/args.c user/decode.c user/aggregate.c user/output.c \
-	user/owner.c user/kernel.c
+	user/owner.c user/kernel.c user/enforce.c
 LIB_OBJS := $(LIB_SRCS:user/%.c=$(OUTPUT)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/%)
@@ -35,10 +35,7 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkawatch.h $(VMLINUX) | $(OUTPUT)
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/tcpkawatch.h | $(OUTPUT)
-	$(CC) $(CFLAGS) -c $< -o $@
-
-$(OUTPUT)/tcpkawatch.o: user/tcpkawatch.c $(SKELS) $(wildcard user/*.h) | $(OUTPUT)
+$(OUTPUT)/%.o: user/%.c $(SKELS) $(wildcard user/*.h) bpf/tcpkawatch.h | $(OUTPUT)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 tcpkawatch: $(OUTPUT)/tcpkawatch.o $(LIB_OBJS)

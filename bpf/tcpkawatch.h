@@ -65,4 +65,30 @@ struct ka_event {
 	__u32 pad2;
 };
 
+/* enforce: the keepalive policy the sockops program applies. */
+#define ENFORCE_MAX_PORTS 16
+#define ENFORCE_CGROUP_LEN 256
+
+struct enforce_policy {
+	__u32 idle_s;		/* TCP_KEEPIDLE */
+	__u32 intvl_s;		/* TCP_KEEPINTVL */
+	__u32 cnt;		/* TCP_KEEPCNT */
+	__u32 user_timeout_ms;	/* TCP_USER_TIMEOUT; 0: left alone */
+	__u8 override;		/* 0: keep an application's own keepalive */
+	__u8 nports;		/* only these local or remote ports, if any */
+	__u8 nexclude;		/* never these */
+	__u8 pad;
+	__u16 ports[ENFORCE_MAX_PORTS];
+	__u16 exclude[ENFORCE_MAX_PORTS];
+	__u64 since;		/* Unix time it was attached */
+	char cgroup[ENFORCE_CGROUP_LEN];
+};
+
+enum enforce_counter {
+	ENF_SET,		/* keepalive set on a connection */
+	ENF_KEPT_APP,		/* the application's own keepalive kept */
+	ENF_FAILED,		/* bpf_setsockopt() refused */
+	ENF_CNT_MAX,
+};
+
 #endif /* TCPKAWATCH_H */

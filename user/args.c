@@ -25,7 +25,9 @@ static const char watch_doc[] =
 "  tcpkawatch -d 60           # stop after 60 seconds and summarize\n"
 "  tcpkawatch -p 1234         # sockets owned by process 1234\n"
 "  tcpkawatch -P 443 -6       # IPv6 connections with local or remote port 443\n"
-"  tcpkawatch -N 4026531840   # one network namespace (ls -iL /proc/PID/ns/net)\n";
+"  tcpkawatch -N 4026531840   # one network namespace (ls -iL /proc/PID/ns/net)\n"
+"\n"
+"Turning keepalive on for programs that never set it: tcpkawatch enforce --help\n";
 
 static const struct argp_option watch_options[] = {
 	{ "json", 'j', NULL, 0, "One JSON object per line on stdout", 0 },

@@ -1,33 +1,74 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kernel.h"
 
-int check_kernel_support(void)
+int check_root(void)
 {
 	if (geteuid() != 0) {
 		fprintf(stderr, "tcpkawatch: must run as root (it loads BPF programs)\n");
 		return -1;
 	}
+	return 0;
+}
+
+int check_btf(void)
+{
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		fprintf(stderr, "tcpkawatch: kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
 			"needs CONFIG_DEBUG_INFO_BTF=y\n", strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+int check_kernel_support(void)
+{
+	if (check_root() || check_btf())
+		return -1;
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
 		fprintf(stderr, "tcpkawatch: kernel lacks BPF ring buffers (Linux 5.8 or later)\n");
 		return -1;
 	}
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) != 1) {
-		fprintf(stderr, "tcpkawatch: kernel lacks BPF socket storage (Linux 5.2 or later)\n");
-		return -1;
-	}
 	return 0;
+}
+
+unsigned long long percpu_counter_sum(int map_fd, unsigned int idx)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	unsigned long long vals[ncpus > 0 ? ncpus : 1], sum = 0;
+
+	if (ncpus <= 0 || bpf_map_lookup_elem(map_fd, &idx, vals))
+		return 0;
+	for (int i = 0; i < ncpus; i++)
+		sum += vals[i];
+	return sum;
+}
+
+int cgroup2_root(char *path, size_t len)
+{
+	char dev[256], mnt[PATH_MAX], type[64];
+	int found = -1;
+	FILE *f = fopen("/proc/mounts", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, mnt, type) == 3) {
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(path, len, "%s", mnt);
+			found = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
 }
 
 unsigned int hz_from_timer_list(const char *text)

@@ -3,9 +3,18 @@
 #ifndef KERNEL_H
 #define KERNEL_H
 
-/* Root, BTF, ring buffer and sk_storage maps. Prints one line naming what
- * is missing and returns -1, else 0. */
+/* Each prints one line naming what is missing and returns -1, else 0. */
+int check_root(void);
+int check_btf(void);
+/* Root, BTF, ring buffers and hash maps: what watch needs. */
 int check_kernel_support(void);
+
+/* The sum over CPUs of one counter in a BPF_MAP_TYPE_PERCPU_ARRAY of __u64;
+ * 0 if it cannot be read. */
+unsigned long long percpu_counter_sum(int map_fd, unsigned int idx);
+
+/* The mount point of the cgroup v2 hierarchy, from /proc/mounts. */
+int cgroup2_root(char *path, size_t len);
 
 /* Kernel ticks a second, derived from /proc/timer_list; 0 if unknown.
  * The BPF side prefers CONFIG_HZ from the kernel config. */

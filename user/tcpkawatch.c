@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "aggregate.h"
 #include "args.h"
+#include "enforce.h"
 #include "kernel.h"
 #include "output.h"
 #include "owner.h"
@@ -78,19 +79,6 @@ static __u64 monotonic_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* Sum one per-CPU counter. */
-static __u64 read_counter(int map_fd, __u32 idx)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	__u64 vals[ncpus > 0 ? ncpus : 1], sum = 0;
-
-	if (ncpus <= 0 || bpf_map_lookup_elem(map_fd, &idx, vals))
-		return 0;
-	for (int i = 0; i < ncpus; i++)
-		sum += vals[i];
-	return sum;
-}
-
 /* Runs of our programs the kernel skipped: __bpf_trace_run() drops a run
  * while the same program is active on that CPU (a tracepoint hit in a
  * softirq that interrupted it), counting it in recursion_misses. */
@@ -117,8 +105,8 @@ static struct losses read_losses(struct watch_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.counters);
 	struct losses l = {
-		.ringbuf = read_counter(fd, CNT_RINGBUF_LOST),
-		.table_full = read_counter(fd, CNT_CONN_TABLE_FULL),
+		.ringbuf = percpu_counter_sum(fd, CNT_RINGBUF_LOST),
+		.table_full = percpu_counter_sum(fd, CNT_CONN_TABLE_FULL),
 		.hook_misses = hook_misses(skel),
 	};
 
@@ -258,6 +246,8 @@ int main(int argc, char **argv)
 {
 	struct watch_opts opts = {};
 
+	if (argc > 1 && !strcmp(argv[1], "enforce"))
+		return enforce_main(argc - 1, argv + 1);
 	parse_watch_args(argc, argv, &opts);
 	verbose = opts.verbose;
 	libbpf_set_print(libbpf_print);

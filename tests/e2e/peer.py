@@ -31,6 +31,15 @@ def set_keepalive(s, a):
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, a.cnt)
 
 
+def ka_settings(s):
+    """What the socket's keepalive is now: [on, idle, intvl, cnt, user_timeout]."""
+    return [s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            s.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)]
+
+
 def configure(s, a):
     set_keepalive(s, a)
     if a.user_timeout is not None:
@@ -112,7 +121,7 @@ def main():
         say(ready=a.port)
         conn, _ = ls.accept()
         configure(conn, a)
-        say(accepted=conn.getpeername()[1])
+        say(accepted=conn.getpeername()[1], ka=ka_settings(conn))
         start = time.monotonic()
         wait_for_command(conn, a, start)
     else:
@@ -126,7 +135,7 @@ def main():
             say(error=errno.errorcode.get(e.errno, str(e.errno)),
                 after_s=round(time.monotonic() - start, 3))
             return
-        say(ready=s.getsockname()[1])
+        say(ready=s.getsockname()[1], ka=ka_settings(s))
         start = time.monotonic()
         wait_for_command(s, a, start)
 

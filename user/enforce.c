@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0
+/* `tcpkawatch enforce`: keepalive for connections that never asked for it. */
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "args.h"
+#include "enforce.h"
+#include "enforce.skel.h"
+#include "kernel.h"
+#include "tcpkawatch.h"
+
+#define PIN_DIR "/sys/fs/bpf/tcpkawatch"
+#define PIN_LINK PIN_DIR "/enforce_link"
+#define PIN_POLICY PIN_DIR "/enforce_policy"
+#define PIN_COUNTERS PIN_DIR "/enforce_counters"
+
+enum enforce_action { ACT_RUN, ACT_STATUS, ACT_OFF };
+
+struct enforce_opts {
+	struct enforce_policy policy;
+	bool user_timeout_auto;
+	enum enforce_action action;
+	bool pin;
+	const char *cgroup;	/* NULL: the cgroup v2 root */
+};
+
+static const char enforce_doc[] =
+"Turn TCP keepalive on for connections whose application never set it.\n"
+"\n"
+"A BPF sockops program on a cgroup v2 (by default the root: the whole\n"
+"system, every network namespace) sets SO_KEEPALIVE, TCP_KEEPIDLE,\n"
+"TCP_KEEPINTVL and TCP_KEEPCNT on every TCP connection that reaches\n"
+"ESTABLISHED from then on, outgoing and accepted, static and Go binaries\n"
+"included. Fill mode (the default) keeps the values of a socket whose\n"
+"application turned keepalive on itself; --override replaces them. It\n"
+"stays in the foreground and removes itself on Ctrl-C or SIGTERM (and on\n"
+"SIGKILL: the attachment dies with the process), unless --pin.\n"
+"\n"
+"EXAMPLES:\n"
+"  tcpkawatch enforce --idle 60 --intvl 10 --cnt 6\n"
+"  tcpkawatch enforce --idle 5 --intvl 5 --cnt 3 --user-timeout auto\n"
+"  tcpkawatch enforce --cgroup /sys/fs/cgroup/system.slice/app.service\n"
+"  tcpkawatch enforce --port 5432 --port 6379      # only these ports\n"
+"  tcpkawatch enforce --exclude-port 22 --override\n"
+"  tcpkawatch enforce --pin ...    # persistent; then --status, --off\n";
+
+enum { OPT_OVERRIDE = 1000, OPT_EXCLUDE, OPT_PIN, OPT_STATUS, OPT_OFF, OPT_USER_TIMEOUT };
+
+static const struct argp_option enforce_options[] = {
+	{ "idle", 'i', "SECONDS", 0, "Idle time before the first probe (1-32767; default 60)", 0 },
+	{ "intvl", 'I', "SECONDS", 0, "Time between probes (1-32767; default 10)", 0 },
+	{ "cnt", 'c', "COUNT", 0, "Unanswered probes before the kernel gives up (1-127; default 6)", 0 },
+	{ "user-timeout", OPT_USER_TIMEOUT, "MS|auto", 0,
+	  "Also set TCP_USER_TIMEOUT (0-2147483647 ms; auto: (idle + intvl * cnt) s)", 0 },
+	{ "cgroup", 'g', "PATH", 0, "Only processes in this cgroup v2 (default: the root)", 0 },
+	{ "port", 'P', "PORT", 0, "Only connections with this local or remote port (repeatable)", 0 },
+	{ "exclude-port", OPT_EXCLUDE, "PORT", 0, "Never connections with this port (repeatable)", 0 },
+	{ "override", OPT_OVERRIDE, NULL, 0, "Replace an application's own keepalive values", 0 },
+	{ "pin", OPT_PIN, NULL, 0, "Stay attached after exit (pinned under " PIN_DIR ")", 0 },
+	{ "status", OPT_STATUS, NULL, 0, "Show the pinned enforcement", 0 },
+	{ "off", OPT_OFF, NULL, 0, "Remove the pinned enforcement", 0 },
+	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	{},
+};
+
+static void add_port(__u16 *list, __u8 *n, const char *arg, const char *what)
+{
+	unsigned long v;
+
+	if (!parse_ulong(arg, 1, 65535, &v))
+		usage_error("invalid %s '%s': 1 to 65535", what, arg);
+	if (*n >= ENFORCE_MAX_PORTS)
+		usage_error("at most %d %ss", ENFORCE_MAX_PORTS, what);
+	list[(*n)++] = v;
+}
+
+static error_t enforce_parse(int key, char *arg, struct argp_state *state)
+{
+	struct enforce_opts *o = state->input;
+	struct enforce_policy *p = &o->policy;
+	unsigned long v;
+
+	switch (key) {
+	/* limits of do_tcp_setsockopt(): MAX_TCP_KEEPIDLE, _KEEPINTVL, _KEEPCNT */
+	case 'i':
+		if (!parse_ulong(arg, 1, 32767, &v))
+			usage_error("invalid idle '%s': seconds, 1 to 32767", arg);
+		p->idle_s = v;
+		break;
+	case 'I':
+		if (!parse_ulong(arg, 1, 32767, &v))
+			usage_error("invalid intvl '%s': seconds, 1 to 32767", arg);
+		p->intvl_s = v;
+		break;
+	case 'c':
+		if (!parse_ulong(arg, 1, 127, &v))
+			usage_error("invalid cnt '%s': 1 to 127", arg);
+		p->cnt = v;
+		break;
+	case OPT_USER_TIMEOUT:
+		if (!strcmp(arg, "auto"))
+			o->user_timeout_auto = true;
+		else if (!parse_ulong(arg, 0, 2147483647UL, &v))
+			usage_error("invalid user timeout '%s': milliseconds, 0 to 2147483647, or auto",
+				    arg);
+		else
+			p->user_timeout_ms = v;
+		break;
+	case 'g':
+		o->cgroup = arg;
+		break;
+	case 'P':
+		add_port(p->ports, &p->nports, arg, "port");
+		break;
+	case OPT_EXCLUDE:
+		add_port(p->exclude, &p->nexclude, arg, "excluded port");
+		break;
+	case OPT_OVERRIDE:
+		p->override = 1;
+		break;
+	case OPT_PIN:
+		o->pin = true;
+		break;
+	case OPT_STATUS:
+	case OPT_OFF:
+		if (o->action != ACT_RUN)
+			usage_error("--status and --off exclude each other");
+		o->action = key == OPT_STATUS ? ACT_STATUS : ACT_OFF;
+		break;
+	case 'h':
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
+		exit(0);
+	case ARGP_KEY_ERROR:
+		usage_error("unknown option or missing value: '%s'", state->argv[state->next - 1]);
+	case ARGP_KEY_ARG:
+		usage_error("unexpected argument '%s'", arg);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static void parse_enforce_args(int argc, char **argv, struct enforce_opts *o)
+{
+	static const struct argp argp = {
+		.options = enforce_options,
+		.parser = enforce_parse,
+		.doc = enforce_doc,
+	};
+	struct enforce_policy *p = &o->policy;
+
+	p->idle_s = 60;
+	p->intvl_s = 10;
+	p->cnt = 6;
+	argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, o);
+	if (o->user_timeout_auto)
+		p->user_timeout_ms = (p->idle_s + p->intvl_s * p->cnt) * 1000;
+	if (o->pin && o->action != ACT_RUN)
+		usage_error("--pin goes with a policy, not with --status or --off");
+}
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+/* The cgroup to attach to: --cgroup, checked to be a cgroup v2 directory,
+ * else the root of the cgroup v2 hierarchy as /proc/mounts gives it. */
+static int resolve_cgroup(const char *want, char *path, size_t len)
+{
+	struct statfs fs;
+
+	if (want) {
+		if (statfs(want, &fs)) {
+			fprintf(stderr, "tcpkawatch: cgroup '%s': %s\n", want, strerror(errno));
+			return -1;
+		}
+		if (fs.f_type != CGROUP2_SUPER_MAGIC) {
+			fprintf(stderr, "tcpkawatch: '%s' is not a cgroup v2 directory\n", want);
+			return -1;
+		}
+		if (!realpath(want, path)) {
+			fprintf(stderr, "tcpkawatch: cgroup '%s': %s\n", want, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (cgroup2_root(path, len)) {
+		fprintf(stderr, "tcpkawatch: no cgroup v2 hierarchy mounted (see /proc/mounts)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void describe(FILE *f, const struct enforce_policy *p)
+{
+	fprintf(f, "idle=%us intvl=%us cnt=%u", p->idle_s, p->intvl_s, p->cnt);
+	if (p->user_timeout_ms)
+		fprintf(f, " user_timeout=%ums", p->user_timeout_ms);
+	fprintf(f, " mode=%s", p->override ? "override" : "fill");
+	for (int i = 0; i < p->nports; i++)
+		fprintf(f, "%s%u", i ? "," : " ports=", p->ports[i]);
+	for (int i = 0; i < p->nexclude; i++)
+		fprintf(f, "%s%u", i ? "," : " exclude=", p->exclude[i]);
+	fprintf(f, " cgroup=%s", p->cgroup);
+}
+
+static int show_status(void)
+{
+	struct enforce_policy p;
+	__u32 zero = 0;
+	int fd = bpf_obj_get(PIN_POLICY), cfd;
+	char since[64];
+	time_t t;
+
+	if (fd < 0) {
+		printf("not enforced: nothing pinned at %s\n", PIN_DIR);
+		return 0;
+	}
+	if (bpf_map_lookup_elem(fd, &zero, &p)) {
+		fprintf(stderr, "tcpkawatch: cannot read %s: %s\n", PIN_POLICY, strerror(errno));
+		return 1;
+	}
+	t = p.since;
+	strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S %z", localtime(&t));
+	printf("enforced since %s: ", since);
+	describe(stdout, &p);
+	cfd = bpf_obj_get(PIN_COUNTERS);
+	if (cfd >= 0)
+		printf("; set on %llu connection(s), kept the application's on %llu, failed on %llu",
+		       (unsigned long long)percpu_counter_sum(cfd, ENF_SET),
+		       (unsigned long long)percpu_counter_sum(cfd, ENF_KEPT_APP),
+		       (unsigned long long)percpu_counter_sum(cfd, ENF_FAILED));
+	printf("\n");
+	return 0;
+}
+
+/* Removing the pins drops the last reference to the link: it detaches. */
+static int remove_pins(bool quiet)
+{
+	const char *pins[] = { PIN_LINK, PIN_POLICY, PIN_COUNTERS };
+	int removed = 0;
+
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++)
+		if (!unlink(pins[i]))
+			removed++;
+	rmdir(PIN_DIR);
+	if (!quiet)
+		printf(removed ? "enforcement removed\n" : "not enforced: nothing pinned at %s\n",
+		       PIN_DIR);
+	return 0;
+}
+
+static int pin_all(struct enforce_bpf *skel, struct bpf_link *link)
+{
+	if (mkdir(PIN_DIR, 0700) && errno != EEXIST) {
+		fprintf(stderr, "tcpkawatch: cannot create %s: %s (is bpffs mounted?)\n", PIN_DIR,
+			strerror(errno));
+		return -1;
+	}
+	/* a second --pin replaces the first: the new link is attached
+	 * already, the old one goes with its pin */
+	remove_pins(true);
+	mkdir(PIN_DIR, 0700);
+	if (bpf_link__pin(link, PIN_LINK) || bpf_map__pin(skel->maps.policy, PIN_POLICY) ||
+	    bpf_map__pin(skel->maps.enforce_counters, PIN_COUNTERS)) {
+		fprintf(stderr, "tcpkawatch: cannot pin under %s: %s\n", PIN_DIR, strerror(errno));
+		remove_pins(true);
+		return -1;
+	}
+	return 0;
+}
+
+static int enforce(struct enforce_opts *o)
+{
+	struct enforce_policy *p = &o->policy;
+	struct bpf_link *link = NULL;
+	struct enforce_bpf *skel;
+	__u32 zero = 0;
+	int cg_fd = -1, err = 1, cfd;
+
+	if (check_root() || check_btf())
+		return 1;
+	if (resolve_cgroup(o->cgroup, p->cgroup, sizeof(p->cgroup)))
+		return 1;
+	cg_fd = open(p->cgroup, O_RDONLY | O_DIRECTORY);
+	if (cg_fd < 0) {
+		fprintf(stderr, "tcpkawatch: cannot open cgroup %s: %s\n", p->cgroup, strerror(errno));
+		return 1;
+	}
+	skel = enforce_bpf__open_and_load();
+	if (!skel) {
+		fprintf(stderr, "tcpkawatch: the kernel refused the sockops program (%s)\n",
+			strerror(errno));
+		goto out;
+	}
+	p->since = time(NULL);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.policy), &zero, p, BPF_ANY)) {
+		fprintf(stderr, "tcpkawatch: cannot set the policy: %s\n", strerror(errno));
+		goto out;
+	}
+	/* a bpf_link: multi-attach, other sockops programs keep running */
+	link = bpf_program__attach_cgroup(skel->progs.ka_enforce, cg_fd);
+	if (!link) {
+		fprintf(stderr, "tcpkawatch: cannot attach sockops to %s: %s\n", p->cgroup,
+			strerror(errno));
+		goto out;
+	}
+	if (o->pin) {
+		if (pin_all(skel, link))
+			goto out;
+		printf("enforcing (pinned at %s): ", PIN_LINK);
+		describe(stdout, p);
+		printf("\n");
+		err = 0;
+		goto out;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	fprintf(stderr, "Enforcing TCP keepalive ");
+	describe(stderr, p);
+	fprintf(stderr, " on connections established from now on. Ctrl-C to end.\n");
+	while (!exiting)
+		pause();
+	cfd = bpf_map__fd(skel->maps.enforce_counters);
+	fprintf(stderr, "Keepalive set on %llu connection(s), the application's kept on %llu, "
+		"failed on %llu; removed.\n", (unsigned long long)percpu_counter_sum(cfd, ENF_SET),
+		(unsigned long long)percpu_counter_sum(cfd, ENF_KEPT_APP),
+		(unsigned long long)percpu_counter_sum(cfd, ENF_FAILED));
+	err = 0;
+out:
+	bpf_link__destroy(link);
+	enforce_bpf__destroy(skel);
+	close(cg_fd);
+	return err;
+}
+
+int enforce_main(int argc, char **argv)
+{
+	struct enforce_opts o = {};
+
+	argv[0] = "tcpkawatch enforce";	/* for --help */
+	parse_enforce_args(argc, argv, &o);
+	if (o.action != ACT_RUN && geteuid()) {
+		fprintf(stderr, "tcpkawatch: must run as root (it reads pinned BPF objects)\n");
+		return 1;
+	}
+	if (o.action == ACT_STATUS)
+		return show_status();
+	if (o.action == ACT_OFF)
+		return remove_pins(false);
+	return enforce(&o);
+}
