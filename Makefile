@@ -46,9 +46,13 @@ $(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB_OBJS)
 
 unit: $(UNIT_BINS)
 
+# a foreign sockops program for the enforce tests
+$(OUTPUT)/foreign_sockops.bpf.o: tests/e2e/foreign_sockops.bpf.c $(VMLINUX) | $(OUTPUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 # Unit tests, then the end-to-end tests (root: they load BPF and make
 # network namespaces). The last line counts both: "N passed, N failed".
-test: tcpkawatch unit
+test: tcpkawatch unit $(OUTPUT)/foreign_sockops.bpf.o
 	tests/run.sh $(UNIT_BINS)
 
 $(OUTPUT)/churn: tests/bench/churn.c | $(OUTPUT)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from ka import BPF_PROG_NAMES, TCPKAWATCH, Netns, Watch, run  # noqa: E402
+from ka import WATCH_PROGS, TCPKAWATCH, Netns, Watch, run  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHURN = os.path.join(ROOT, "build", "churn")
@@ -28,7 +28,7 @@ def churn(ns):
 def prog_stats():
     progs = json.loads(run("bpftool", "prog", "show", "--json").stdout)
     return {p["name"]: (p.get("run_time_ns", 0), p.get("run_cnt", 0))
-            for p in progs if p.get("name") in BPF_PROG_NAMES}
+            for p in progs if p.get("name") in WATCH_PROGS}
 
 
 def main():
@@ -73,7 +73,7 @@ def main():
           "kernel.bpf_stats_enabled=1:")
     print(f"  {'program':20s} {'runs':>10s} {'avg ns/run':>11s} {'runs/conn':>10s}")
     conns = stats_rate * SECONDS
-    for name in BPF_PROG_NAMES:
+    for name in WATCH_PROGS:
         t, c = stats.get(name, (0, 0))
         print(f"  {name:20s} {c:10d} {t / c if c else 0:11.0f} {c / conns:10.2f}")
     return 0

@@ -13,7 +13,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TCPKAWATCH = os.environ.get("TCPKAWATCH", os.path.join(ROOT, "tcpkawatch"))
 PEER = os.path.join(HERE, "peer.py")
-BPF_PROG_NAMES = ("ka_timer_entry", "ka_timer_exit", "ka_set_state", "ka_receive_reset")
+WATCH_PROGS = ("ka_timer_entry", "ka_timer_exit", "ka_set_state", "ka_receive_reset")
+BPF_PROG_NAMES = WATCH_PROGS + ("ka_enforce",)
 
 _ns_seq = 0
 
@@ -138,13 +139,49 @@ class Lines:
         return wait_until(found, timeout, what)
 
 
-class Peer:
-    """peer.py in a namespace; its JSON lines in .out."""
+def cgroup2_root():
+    with open("/proc/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            if fstype == "cgroup2":
+                return mnt
+    raise TestFailure("no cgroup v2 hierarchy mounted")
 
-    def __init__(self, ns, mode, *args):
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns.name, "python3", PEER, mode, *map(str, args)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+class Cgroup:
+    """A cgroup v2 of the test's own, removed with what runs in it."""
+
+    def __init__(self):
+        global _ns_seq
+        _ns_seq += 1
+        self.path = os.path.join(cgroup2_root(), f"tkw-{os.getpid()}-{_ns_seq}")
+
+    def __enter__(self):
+        os.mkdir(self.path)
+        return self
+
+    def __exit__(self, *exc):
+        with open(os.path.join(self.path, "cgroup.procs")) as f:
+            for pid in f.read().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        wait_until(lambda: not open(os.path.join(self.path, "cgroup.procs")).read().strip(),
+                   5, "the cgroup to empty")
+        os.rmdir(self.path)
+
+
+class Peer:
+    """peer.py in a namespace (and a cgroup, if given); its JSON lines in .out."""
+
+    def __init__(self, ns, mode, *args, cgroup=None):
+        cmd = ["ip", "netns", "exec", ns.name, "python3", PEER, mode, *map(str, args)]
+        if cgroup:
+            # join the cgroup first: exec keeps the pid
+            cmd = ["sh", "-c", f'echo $$ > {cgroup.path}/cgroup.procs && exec "$@"', "sh", *cmd]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
         self.out = Lines(self.proc.stdout)
         # ip netns exec execs python3: the pid is the socket owner's pid.
         self.pid = self.proc.pid
@@ -225,5 +262,22 @@ def attached_programs():
 
 
 def check_nothing_attached():
-    """Once tcpkawatch is gone, none of its programs may stay in the kernel."""
-    wait_until(lambda: not attached_programs(), 5, "tcpkawatch's BPF programs to go")
+    """Once tcpkawatch is gone, none of its programs may stay in the kernel
+    (unless a test pinned one)."""
+    if os.path.exists("/sys/fs/bpf/tcpkawatch"):
+        return
+    wait_until(lambda: not attached_programs() and not enforce_attachments(), 5,
+               "tcpkawatch's BPF programs to go")
+
+
+class Enforce(Watch):
+    """tcpkawatch enforce ARGS in the foreground, until stop()."""
+
+    def __init__(self, *args):
+        self.args = [TCPKAWATCH, "enforce", *map(str, args)]
+
+
+def enforce_attachments():
+    """Our sockops programs attached anywhere in the cgroup v2 hierarchy."""
+    out = run("bpftool", "cgroup", "tree", check_rc=False).stdout
+    return [line for line in out.splitlines() if "ka_enforce" in line]

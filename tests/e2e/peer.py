@@ -119,8 +119,7 @@ def main():
         ls.bind((a.addr, a.port))
         ls.listen(8)
         say(ready=a.port)
-        conn, _ = ls.accept()
-        configure(conn, a)
+        conn, _ = ls.accept()  # inherits the listener's options
         say(accepted=conn.getpeername()[1], ka=ka_settings(conn))
         start = time.monotonic()
         wait_for_command(conn, a, start)
