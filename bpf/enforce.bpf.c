@@ -9,6 +9,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "tcpkawatch.h"
 
@@ -57,9 +58,28 @@ static __always_inline bool port_in(const __u16 *list, __u8 n, __u16 lport, __u1
 	return false;
 }
 
-static __always_inline int set_int(struct bpf_sock_ops *skops, int level, int opt, int val)
+/* ctx: the sockops context, or the socket itself in iter/tcp */
+static __always_inline int set_int(void *ctx, int level, int opt, int val)
 {
-	return bpf_setsockopt(skops, level, opt, &val, sizeof(val));
+	return bpf_setsockopt(ctx, level, opt, &val, sizeof(val));
+}
+
+static __always_inline bool ports_wanted(const struct enforce_policy *p, __u16 lport, __u16 rport)
+{
+	if (p->nports && !port_in(p->ports, p->nports, lport, rport))
+		return false;
+	return !(p->nexclude && port_in(p->exclude, p->nexclude, lport, rport));
+}
+
+/* Idle, interval and count first: with SO_KEEPALIVE last, tcp_set_keepalive()
+ * arms the timer once, with the new idle. */
+static __always_inline int apply_policy(void *ctx, const struct enforce_policy *p)
+{
+	return set_int(ctx, SOL_TCP, TCP_KEEPIDLE, p->idle_s) ||
+	       set_int(ctx, SOL_TCP, TCP_KEEPINTVL, p->intvl_s) ||
+	       set_int(ctx, SOL_TCP, TCP_KEEPCNT, p->cnt) ||
+	       (p->user_timeout_ms && set_int(ctx, SOL_TCP, TCP_USER_TIMEOUT, p->user_timeout_ms)) ||
+	       set_int(ctx, SOL_SOCKET, SO_KEEPALIVE, 1);
 }
 
 SEC("sockops")
@@ -81,9 +101,7 @@ int ka_enforce(struct bpf_sock_ops *skops)
 	/* local_port is in host byte order, remote_port in network order */
 	lport = skops->local_port;
 	rport = bpf_ntohl(skops->remote_port);
-	if (p->nports && !port_in(p->ports, p->nports, lport, rport))
-		return 1;
-	if (p->nexclude && port_in(p->exclude, p->nexclude, lport, rport))
+	if (!ports_wanted(p, lport, rport))
 		return 1;
 	/* An accepted socket inherits SO_KEEPALIVE and the TCP_KEEP* values
 	 * of its listener (sk_clone_lock()): those are the application's. */
@@ -91,15 +109,59 @@ int ka_enforce(struct bpf_sock_ops *skops)
 		count(ENF_KEPT_APP);
 		return 1;
 	}
-	if (set_int(skops, SOL_TCP, TCP_KEEPIDLE, p->idle_s) ||
-	    set_int(skops, SOL_TCP, TCP_KEEPINTVL, p->intvl_s) ||
-	    set_int(skops, SOL_TCP, TCP_KEEPCNT, p->cnt) ||
-	    (p->user_timeout_ms &&
-	     set_int(skops, SOL_TCP, TCP_USER_TIMEOUT, p->user_timeout_ms)) ||
-	    set_int(skops, SOL_SOCKET, SO_KEEPALIVE, 1)) {
+	if (apply_policy(skops, p)) {
 		count(ENF_FAILED);
 		return 1;
 	}
 	count(ENF_SET);
 	return 1;
+}
+
+/* Is the socket's cgroup the policy's or below it? */
+static __always_inline bool in_cgroup(struct sock *sk, const struct enforce_policy *p)
+{
+	struct cgroup *cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup), *anc = NULL;
+	__u32 level = p->cgroup_level;
+
+	if (!level)
+		return true;
+	if (!cg || BPF_CORE_READ(cg, level) < (int)level || level > 255)
+		return false;
+	bpf_core_read(&anc, sizeof(anc), &cg->ancestors[level]);
+	return anc && BPF_CORE_READ(anc, kn, id) == p->cgroup_id;
+}
+
+/*
+ * --existing: the same policy, once, on connections already established.
+ * Runs over the TCP sockets of the network namespace the reader was in
+ * when it created the iterator; bpf_iter_tcp_seq_show() holds the socket
+ * lock around this program, as bpf_setsockopt() needs.
+ */
+SEC("iter/tcp")
+int ka_enforce_existing(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct enforce_policy *p;
+	struct tcp_sock *tp;
+	struct sock *sk;
+	__u32 zero = 0;
+
+	if (!skc || skc->skc_state != TCP_ESTABLISHED)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	p = bpf_map_lookup_elem(&policy, &zero);
+	if (!tp || !p || !p->cnt)
+		return 0;
+	sk = (struct sock *)tp;
+	if (!ports_wanted(p, skc->skc_num, bpf_ntohs(skc->skc_dport)) || !in_cgroup(sk, p))
+		return 0;
+	if (!p->override && (sk->__sk_common.skc_flags & (1UL << SOCK_KEEPOPEN))) {
+		count(ENF_EXISTING_KEPT_APP);
+		return 0;
+	}
+	if (apply_policy(sk, p))
+		count(ENF_FAILED);
+	else
+		count(ENF_EXISTING_SET);
+	return 0;
 }

@@ -81,6 +81,9 @@ struct enforce_policy {
 	__u16 ports[ENFORCE_MAX_PORTS];
 	__u16 exclude[ENFORCE_MAX_PORTS];
 	__u64 since;		/* Unix time it was attached */
+	__u64 cgroup_id;	/* the cgroup's id (its inode) ... */
+	__u32 cgroup_level;	/* ... and depth; 0: the root, everything */
+	__u32 pad2;
 	char cgroup[ENFORCE_CGROUP_LEN];
 };
 
@@ -88,6 +91,8 @@ enum enforce_counter {
 	ENF_SET,		/* keepalive set on a connection */
 	ENF_KEPT_APP,		/* the application's own keepalive kept */
 	ENF_FAILED,		/* bpf_setsockopt() refused */
+	ENF_EXISTING_SET,	/* --existing: set on an established connection */
+	ENF_EXISTING_KEPT_APP,	/* --existing: the application's kept */
 	ENF_CNT_MAX,
 };
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `tcpkawatch enforce`: keepalive for connections that never asked for it. */
 #include <argp.h>
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -33,6 +35,7 @@ struct enforce_opts {
 	bool user_timeout_auto;
 	enum enforce_action action;
 	bool pin;
+	bool existing;
 	const char *cgroup;	/* NULL: the cgroup v2 root */
 };
 
@@ -54,9 +57,13 @@ static const char enforce_doc[] =
 "  tcpkawatch enforce --cgroup /sys/fs/cgroup/system.slice/app.service\n"
 "  tcpkawatch enforce --port 5432 --port 6379      # only these ports\n"
 "  tcpkawatch enforce --exclude-port 22 --override\n"
+"  tcpkawatch enforce --existing   # also connections open already\n"
 "  tcpkawatch enforce --pin ...    # persistent; then --status, --off\n";
 
-enum { OPT_OVERRIDE = 1000, OPT_EXCLUDE, OPT_PIN, OPT_STATUS, OPT_OFF, OPT_USER_TIMEOUT };
+enum {
+	OPT_OVERRIDE = 1000, OPT_EXCLUDE, OPT_PIN, OPT_STATUS, OPT_OFF, OPT_USER_TIMEOUT,
+	OPT_EXISTING,
+};
 
 static const struct argp_option enforce_options[] = {
 	{ "idle", 'i', "SECONDS", 0, "Idle time before the first probe (1-32767; default 60)", 0 },
@@ -68,6 +75,9 @@ static const struct argp_option enforce_options[] = {
 	{ "port", 'P', "PORT", 0, "Only connections with this local or remote port (repeatable)", 0 },
 	{ "exclude-port", OPT_EXCLUDE, "PORT", 0, "Never connections with this port (repeatable)", 0 },
 	{ "override", OPT_OVERRIDE, NULL, 0, "Replace an application's own keepalive values", 0 },
+	{ "existing", OPT_EXISTING, NULL, 0,
+	  "Also apply the policy, once, to connections already established, in every "
+	  "network namespace", 0 },
 	{ "pin", OPT_PIN, NULL, 0, "Stay attached after exit (pinned under " PIN_DIR ")", 0 },
 	{ "status", OPT_STATUS, NULL, 0, "Show the pinned enforcement", 0 },
 	{ "off", OPT_OFF, NULL, 0, "Remove the pinned enforcement", 0 },
@@ -133,6 +143,9 @@ static error_t enforce_parse(int key, char *arg, struct argp_state *state)
 	case OPT_PIN:
 		o->pin = true;
 		break;
+	case OPT_EXISTING:
+		o->existing = true;
+		break;
 	case OPT_STATUS:
 	case OPT_OFF:
 		if (o->action != ACT_RUN)
@@ -180,10 +193,14 @@ static void on_signal(int sig)
 }
 
 /* The cgroup to attach to: --cgroup, checked to be a cgroup v2 directory,
- * else the root of the cgroup v2 hierarchy as /proc/mounts gives it. */
-static int resolve_cgroup(const char *want, char *path, size_t len)
+ * else the root of the cgroup v2 hierarchy as /proc/mounts gives it. Its
+ * id and depth go into the policy for --existing. */
+static int resolve_cgroup(const char *want, struct enforce_policy *p)
 {
+	char *path = p->cgroup, root[PATH_MAX];
+	size_t len = sizeof(p->cgroup);
 	struct statfs fs;
+	struct stat st;
 
 	if (want) {
 		if (statfs(want, &fs)) {
@@ -194,10 +211,23 @@ static int resolve_cgroup(const char *want, char *path, size_t len)
 			fprintf(stderr, "tcpkawatch: '%s' is not a cgroup v2 directory\n", want);
 			return -1;
 		}
-		if (!realpath(want, path)) {
+		if (!realpath(want, root) || stat(root, &st)) {
 			fprintf(stderr, "tcpkawatch: cgroup '%s': %s\n", want, strerror(errno));
 			return -1;
 		}
+		if (strlen(root) >= len) {
+			fprintf(stderr, "tcpkawatch: cgroup path too long: '%s'\n", root);
+			return -1;
+		}
+		memcpy(path, root, strlen(root) + 1);
+		/* the cgroup v2 id is the directory's inode (kernfs node id) */
+		p->cgroup_id = st.st_ino;
+		if (cgroup2_root(root, sizeof(root)) || strncmp(path, root, strlen(root))) {
+			fprintf(stderr, "tcpkawatch: '%s' is not under the cgroup v2 root\n", want);
+			return -1;
+		}
+		for (const char *c = path + strlen(root); *c; c++)
+			p->cgroup_level += *c == '/' && c[1] && c[1] != '/';
 		return 0;
 	}
 	if (cgroup2_root(path, len)) {
@@ -205,6 +235,91 @@ static int resolve_cgroup(const char *want, char *path, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+/* Every network namespace in use: those of processes and those named in
+ * /run/netns. Returns how many paths it put in paths[], one per namespace. */
+static size_t list_netns(char paths[][64], size_t max)
+{
+	ino_t seen[max];
+	size_t n = 0;
+	const char *dirs[] = { "/proc", "/run/netns" };
+
+	for (size_t d = 0; d < 2; d++) {
+		DIR *dir = opendir(dirs[d]);
+		struct dirent *e;
+
+		while (dir && n < max && (e = readdir(dir))) {
+			char path[64];
+			struct stat st;
+			size_t i;
+
+			if (e->d_name[0] == '.' || (!d && (e->d_name[0] < '0' || e->d_name[0] > '9')))
+				continue;
+			snprintf(path, sizeof(path), d ? "%s/%s" : "%s/%s/ns/net", dirs[d], e->d_name);
+			if (stat(path, &st))
+				continue;
+			for (i = 0; i < n && seen[i] != st.st_ino; i++)
+				;
+			if (i < n)
+				continue;
+			seen[n] = st.st_ino;
+			snprintf(paths[n++], 64, "%s", path);
+		}
+		if (dir)
+			closedir(dir);
+	}
+	return n;
+}
+
+/*
+ * --existing: iter/tcp walks the TCP sockets of the namespace its reader
+ * is in when it creates the iterator (bpf_iter_tcp's seq_net_private), so
+ * enter each namespace in turn, then come back. Returns the namespaces
+ * walked, or -1.
+ */
+static int enforce_existing(struct enforce_bpf *skel)
+{
+	enum { MAX_NETNS = 4096 };
+	static char paths[MAX_NETNS][64];
+	struct bpf_link *iter = bpf_program__attach_iter(skel->progs.ka_enforce_existing, NULL);
+	int self = open("/proc/self/ns/net", O_RDONLY), walked = 0;
+	size_t n = list_netns(paths, MAX_NETNS);
+	char buf[64];
+
+	if (!iter || self < 0) {
+		fprintf(stderr, "tcpkawatch: cannot create the TCP socket iterator: %s "
+			"(iter/tcp needs Linux 5.9 or later)\n", strerror(errno));
+		bpf_link__destroy(iter);
+		if (self >= 0)
+			close(self);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int ns = open(paths[i], O_RDONLY), it;
+
+		if (ns < 0 || setns(ns, CLONE_NEWNET)) {
+			if (ns >= 0)
+				close(ns);
+			continue;	/* the process went away meanwhile */
+		}
+		close(ns);
+		it = bpf_iter_create(bpf_link__fd(iter));
+		if (it >= 0) {
+			while (read(it, buf, sizeof(buf)) > 0)
+				;
+			close(it);
+			walked++;
+		}
+	}
+	if (setns(self, CLONE_NEWNET)) {
+		fprintf(stderr, "tcpkawatch: cannot return to my network namespace: %s\n",
+			strerror(errno));
+		walked = -1;
+	}
+	close(self);
+	bpf_link__destroy(iter);
+	return walked;
 }
 
 static void describe(FILE *f, const struct enforce_policy *p)
@@ -296,7 +411,7 @@ static int enforce(struct enforce_opts *o)
 
 	if (check_root() || check_btf())
 		return 1;
-	if (resolve_cgroup(o->cgroup, p->cgroup, sizeof(p->cgroup)))
+	if (resolve_cgroup(o->cgroup, p))
 		return 1;
 	cg_fd = open(p->cgroup, O_RDONLY | O_DIRECTORY);
 	if (cg_fd < 0) {
@@ -320,6 +435,17 @@ static int enforce(struct enforce_opts *o)
 		fprintf(stderr, "tcpkawatch: cannot attach sockops to %s: %s\n", p->cgroup,
 			strerror(errno));
 		goto out;
+	}
+	if (o->existing) {
+		int walked = enforce_existing(skel);
+
+		if (walked < 0)
+			goto out;
+		cfd = bpf_map__fd(skel->maps.enforce_counters);
+		fprintf(stderr, "Existing connections: keepalive set on %llu, the application's kept "
+			"on %llu, in %d network namespace(s).\n",
+			percpu_counter_sum(cfd, ENF_EXISTING_SET),
+			percpu_counter_sum(cfd, ENF_EXISTING_KEPT_APP), walked);
 	}
 	if (o->pin) {
 		if (pin_all(skel, link))

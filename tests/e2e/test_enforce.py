@@ -163,3 +163,33 @@ def test_bad_values():
         check(p.returncode != 0 and len(lines) == 1 and word in lines[0],
               f"{args}: rc {p.returncode} {p.stderr!r}")
         check(not enforce_attachments(), f"{args} left something attached")
+
+
+def keepalive_timers(ns, port):
+    """The keepalive timers ss shows on the connections of port: seconds left."""
+    out = run("ss", "-tioenH", "state", "established", f"( sport = :{port} or dport = :{port} )",
+              ns=ns).stdout
+    return [float(t.split(",")[1].rstrip("sec").rstrip("m")) / (1000 if "ms," in t else 1)
+            for t in out.replace("timer:(", "\n").splitlines() if t.startswith("keepalive,")]
+
+
+def test_existing_connections():
+    """--existing reaches connections established before enforce started,
+    in the namespace they live in and only inside --cgroup; without it,
+    such connections stay untouched."""
+    with Netns() as ns, Cgroup() as cg, Cgroup() as other:
+        pair(ns, 5230, cg)
+        pair(ns, 5231, other)
+        pair(ns, 5232, cg)
+        check(keepalive_timers(ns, 5230) == [], "keepalive before enforce")
+        with Enforce("--cgroup", cg.path, "--idle", 7, "--intvl", 2, "--cnt", 3) as e:
+            check(keepalive_timers(ns, 5230) == [], "touched without --existing")
+            e.stop()
+        with Enforce("--cgroup", cg.path, "--existing", "--idle", 7, "--intvl", 2,
+                     "--cnt", 3) as e:
+            check(any("keepalive set on 4," in line for line in e.err), f"report {e.err}")
+            for port in (5230, 5232):
+                timers = keepalive_timers(ns, port)
+                check(len(timers) == 2 and all(0 < t <= 7 for t in timers),
+                      f"port {port}: keepalive timers {timers}")
+            check(keepalive_timers(ns, 5231) == [], "--existing reached another cgroup")
