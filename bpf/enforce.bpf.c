@@ -113,6 +113,7 @@ int ka_enforce(struct bpf_sock_ops *skops)
 		count(ENF_FAILED);
 		return 1;
 	}
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | KA_ENFORCED_TAG);
 	count(ENF_SET);
 	return 1;
 }
@@ -159,9 +160,12 @@ int ka_enforce_existing(struct bpf_iter__tcp *ctx)
 		count(ENF_EXISTING_KEPT_APP);
 		return 0;
 	}
-	if (apply_policy(sk, p))
+	if (apply_policy(sk, p)) {
 		count(ENF_FAILED);
-	else
-		count(ENF_EXISTING_SET);
+		return 0;
+	}
+	/* the tag, where the kernel lets bpf_setsockopt() set it (6.10+) */
+	set_int(sk, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, tp->bpf_sock_ops_cb_flags | KA_ENFORCED_TAG);
+	count(ENF_EXISTING_SET);
 	return 0;
 }

@@ -32,6 +32,21 @@ enum ka_counter {
 	CNT_MAX,
 };
 
+/* Where a socket's keepalive came from. */
+enum ka_source {
+	KA_SRC_NONE = 1,	/* keepalive off */
+	KA_SRC_APP,		/* the application turned it on */
+	KA_SRC_ENFORCED,	/* tcpkawatch enforce turned it on */
+};
+
+/*
+ * enforce tags the sockets it changes with this bit of
+ * tcp_sock.bpf_sock_ops_cb_flags (BPF_SOCK_OPS_RTO_CB_FLAG: a callback
+ * only on retransmission timeouts, to which its program returns at once),
+ * a mark that watch can read from any process.
+ */
+#define KA_ENFORCED_TAG 1
+
 struct conn_tuple {
 	__u8 saddr[16];		/* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
@@ -56,7 +71,8 @@ struct ka_event {
 	__u8 probes;		/* probe: its number; answered, death:
 				 * unanswered keepalive probes */
 	__u8 probes_max;	/* effective keepalive count */
-	__u8 pad[3];
+	__u8 ka_source;		/* enum ka_source */
+	__u8 pad[2];
 	__s32 err;		/* errno the application sees (death) */
 	__u32 idle_ms;		/* effective keepalive idle */
 	__u32 intvl_ms;		/* effective keepalive interval */

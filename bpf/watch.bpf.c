@@ -185,6 +185,12 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	if (!e->probes_max)
 		e->probes_max = BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_probes);
 	e->user_timeout_ms = BPF_CORE_READ(icsk, icsk_user_timeout);
+	if (!(BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_KEEPOPEN)))
+		e->ka_source = KA_SRC_NONE;
+	else if (BPF_CORE_READ(tp, bpf_sock_ops_cb_flags) & KA_ENFORCED_TAG)
+		e->ka_source = KA_SRC_ENFORCED;
+	else
+		e->ka_source = KA_SRC_APP;
 	/* rcv_tstamp is tcp_jiffies32 of the last segment received */
 	e->silence_ms = jiffies_to_ms((__u32)bpf_jiffies64() - BPF_CORE_READ(tp, rcv_tstamp));
 	return true;

@@ -92,6 +92,7 @@ struct conn_record *conn_table_update(struct conn_table *tab, const struct ka_ev
 	if (e->start_ns && !r->start_ns)
 		r->start_ns = e->start_ns;
 	r->last_ns = e->ts_ns;
+	r->ka_source = e->ka_source;
 	switch (e->type) {
 	case EV_PROBE:
 		r->probes_sent++;

@@ -20,6 +20,7 @@ struct conn_record {
 	__u32 answers;		/* times the peer answered probes */
 	__u32 unanswered;	/* probes out now */
 	enum conn_end end;
+	__u8 ka_source;		/* enum ka_source, as of the last event */
 	__u8 cause;		/* enum death_cause, for END_DEATH */
 	__s32 err;
 	struct conn_record *next;	/* hash chain of open records */

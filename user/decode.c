@@ -49,6 +49,16 @@ const char *tcp_state_name(int state)
 	return "UNKNOWN";
 }
 
+const char *ka_source_name(int src)
+{
+	switch (src) {
+	case KA_SRC_NONE: return "none";
+	case KA_SRC_APP: return "app";
+	case KA_SRC_ENFORCED: return "enforced";
+	}
+	return "unknown";
+}
+
 const char *errno_name(int err)
 {
 	const char *name = err ? strerrorname_np(err) : NULL;

@@ -12,6 +12,7 @@ const char *event_name(int type);	/* "probe", "answered", "death", ... */
 const char *cause_name(int cause);	/* "keepalive", ... */
 const char *tcp_state_name(int state);	/* "ESTABLISHED", ... */
 const char *errno_name(int err);	/* "ETIMEDOUT", ... */
+const char *ka_source_name(int src);	/* "app", "enforced", "none" */
 
 /* The address alone ("127.0.0.1", "::1") of one end of the tuple. */
 void format_ip(const struct conn_tuple *t, int remote, char *buf, size_t len);

@@ -52,6 +52,7 @@ static void json_event(const struct out_ctx *o, const struct ka_event *e)
 	fprintf(f, "{\"event\":\"%s\",\"ts\":%lld.%06lld,", event_name(e->type),
 		ts / 1000000000, ts % 1000000000 / 1000);
 	json_conn(f, e->netns, &e->t, e->pid, e->comm);
+	fprintf(f, ",\"ka_source\":\"%s\"", ka_source_name(e->ka_source));
 	switch (e->type) {
 	case EV_PROBE:
 		fprintf(f, ",\"probe\":%u,\"probes_max\":%u,\"idle_s\":%u,\"intvl_s\":%u,"
@@ -92,11 +93,9 @@ static void human_event(const struct out_ctx *o, const struct ka_event *e)
 	format_endpoint(&e->t, 1, remote, sizeof(remote));
 	switch (e->type) {
 	case EV_PROBE:
-		snprintf(detail, sizeof(detail), "%u/%u idle=%us intvl=%us%s", e->probes,
-			 e->probes_max,
-			 e->idle_ms / 1000,
-			 e->intvl_ms / 1000,
-			 e->user_timeout_ms ? " user_timeout" : "");
+		snprintf(detail, sizeof(detail), "%u/%u idle=%us intvl=%us%s (%s)", e->probes,
+			 e->probes_max, e->idle_ms / 1000, e->intvl_ms / 1000,
+			 e->user_timeout_ms ? " user_timeout" : "", ka_source_name(e->ka_source));
 		break;
 	case EV_ANSWERED:
 		snprintf(detail, sizeof(detail), "after %u unanswered", e->probes);
@@ -159,8 +158,9 @@ void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 no
 		if (o->json) {
 			fputs("{\"event\":\"summary\",", o->f);
 			json_conn(o->f, r->netns, &r->t, r->pid, r->comm);
-			fprintf(o->f, ",\"probes_sent\":%u,\"answered\":%u,\"unanswered\":%u,"
-				"\"end\":\"%s\"", r->probes_sent, r->answers, r->unanswered,
+			fprintf(o->f, ",\"ka_source\":\"%s\",\"probes_sent\":%u,\"answered\":%u,\"unanswered\":%u,"
+				"\"end\":\"%s\"", ka_source_name(r->ka_source), r->probes_sent,
+				r->answers, r->unanswered,
 				end_name(r->end));
 			if (r->end == END_DEATH)
 				fprintf(o->f, ",\"cause\":\"%s\",\"errno\":\"%s\"",

@@ -44,6 +44,7 @@ def test_user_timeout():
 
 def test_retransmit():
     death, err = timer_death({"net.ipv4.tcp_retries2": 2}, (), "retransmit", 5003)
+    check(death["ka_source"] == "none", f"ka_source {death}")
     check(err["after_s"] <= 10, f"died after {err['after_s']} s")
 
 

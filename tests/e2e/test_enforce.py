@@ -33,7 +33,8 @@ def test_enforce_unmodified_program_dies_by_keepalive():
             check(err["error"] == "ETIMEDOUT" and err["after_s"] <= 1 + 1 * 2 + 1,
                   f"application saw {err}")
         deaths = w.wait(lambda x: x["event"] == "death", 10, "two deaths", count=2)
-        check(all(d["cause"] == "keepalive" for d in deaths), f"deaths {deaths}")
+        check(all(d["cause"] == "keepalive" and d["ka_source"] == "enforced" for d in deaths),
+              f"deaths {deaths}")
         check(e.stop() == 0 and w.stop() == 0, "exit codes")
         check(any("Keepalive set on" in line for line in e.err), f"summary line {e.err}")
 
@@ -177,7 +178,7 @@ def test_existing_connections():
     """--existing reaches connections established before enforce started,
     in the namespace they live in and only inside --cgroup; without it,
     such connections stay untouched."""
-    with Netns() as ns, Cgroup() as cg, Cgroup() as other:
+    with Netns() as ns, Cgroup() as cg, Cgroup() as other, Watch("-N", ns.inode) as w:
         pair(ns, 5230, cg)
         pair(ns, 5231, other)
         pair(ns, 5232, cg)
@@ -185,11 +186,15 @@ def test_existing_connections():
         with Enforce("--cgroup", cg.path, "--idle", 7, "--intvl", 2, "--cnt", 3) as e:
             check(keepalive_timers(ns, 5230) == [], "touched without --existing")
             e.stop()
-        with Enforce("--cgroup", cg.path, "--existing", "--idle", 7, "--intvl", 2,
-                     "--cnt", 3) as e:
+        with Enforce("--cgroup", cg.path, "--existing", "--idle", 2, "--intvl", 1,
+                     "--cnt", 1) as e:
             check(any("keepalive set on 4," in line for line in e.err), f"report {e.err}")
             for port in (5230, 5232):
                 timers = keepalive_timers(ns, port)
-                check(len(timers) == 2 and all(0 < t <= 7 for t in timers),
+                check(len(timers) == 2 and all(0 < t <= 2 for t in timers),
                       f"port {port}: keepalive timers {timers}")
             check(keepalive_timers(ns, 5231) == [], "--existing reached another cgroup")
+            ns.blackhole(5230)
+            deaths = w.wait(lambda x: x["event"] == "death", 10, "two deaths", count=2)
+            check(all(d["cause"] == "keepalive" and d["ka_source"] == "enforced"
+                      for d in deaths), f"deaths {deaths}")

@@ -44,6 +44,7 @@ def blackholed_keepalive_death(addr):
             check(d["laddr"] == addr and d["raddr"] == addr, f"addresses {d}")
             check(d["pid"] == peer.pid and d["comm"] == "python3", f"owner {d}")
             check(d["state"] == "ESTABLISHED" and d["probes"] == 2, f"state/probes {d}")
+            check(d["ka_source"] == "app", f"ka_source {d}")
             check(2500 <= d["silence_ms"] <= 4500, f"silence {d['silence_ms']} ms")
             # jiffies (silence) against ktime (lifetime): one tick of slack
             check(d["lifetime_ms"] + 10 >= d["silence_ms"], f"lifetime {d}")

@@ -44,6 +44,11 @@ int main(void)
 	CHECK(!strcmp(tcp_state_name(0), "UNKNOWN"));
 	CHECK(!strcmp(tcp_state_name(200), "UNKNOWN"));
 
+	CHECK(!strcmp(ka_source_name(KA_SRC_NONE), "none"));
+	CHECK(!strcmp(ka_source_name(KA_SRC_APP), "app"));
+	CHECK(!strcmp(ka_source_name(KA_SRC_ENFORCED), "enforced"));
+	CHECK(!strcmp(ka_source_name(0), "unknown"));
+
 	CHECK(!strcmp(errno_name(110), "ETIMEDOUT"));
 	CHECK(!strcmp(errno_name(104), "ECONNRESET"));
 	CHECK(!strcmp(errno_name(111), "ECONNREFUSED"));

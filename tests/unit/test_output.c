@@ -29,7 +29,7 @@ static struct ka_event death_event(void)
 		.type = EV_DEATH, .ts_ns = 5500000000ULL, .start_ns = 400000000ULL,
 		.netns = 4026531840U, .pid = 1234, .comm = "my \"app\"\n",
 		.cause = CAUSE_KEEPALIVE, .err = 110, .state = 1, .probes = 2,
-		.silence_ms = 3004, .probes_max = 2,
+		.silence_ms = 3004, .probes_max = 2, .ka_source = KA_SRC_ENFORCED,
 	};
 
 	e.t.family = AF_INET6;
@@ -53,7 +53,7 @@ int main(void)
 	CHECK(!strcmp(s, "{\"event\":\"death\",\"ts\":1700000005.500000,\"netns\":4026531840,"
 		      "\"family\":6,\"laddr\":\"::1\",\"lport\":5000,\"raddr\":\"::1\","
 		      "\"rport\":41000,\"pid\":1234,\"comm\":\"my \\\"app\\\"\\u000a\","
-		      "\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"state\":\"ESTABLISHED\","
+		      "\"ka_source\":\"enforced\",\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"state\":\"ESTABLISHED\","
 		      "\"probes\":2,\"lifetime_ms\":5100,\"silence_ms\":3004,"
 		      "\"user_timeout_ms\":0}\n"));
 	free(s);
@@ -86,7 +86,7 @@ int main(void)
 	s = finish(&o);
 	CHECK(!strncmp(s, "TIME     PID     COMM             NETNS      LADDR:LPORT", 55));
 	CHECK(strstr(s, " 1234    ") && strstr(s, "[::1]:5000                  [::1]:41000"));
-	CHECK(strstr(s, "probe    1/9 idle=7200s intvl=75s\n"));
+	CHECK(strstr(s, "probe    1/9 idle=7200s intvl=75s (enforced)\n"));
 	free(s);
 
 	/* close events show only in the summary */
@@ -108,7 +108,7 @@ int main(void)
 	out_lost(&o, 0, 0, 0);
 	s = finish(&o);
 	CHECK(strstr(s, "{\"event\":\"summary\",\"netns\":4026531840,") == s);
-	CHECK(strstr(s, "\"probes_sent\":1,\"answered\":0,\"unanswered\":2,\"end\":\"death\","
+	CHECK(strstr(s, "\"ka_source\":\"enforced\",\"probes_sent\":1,\"answered\":0,\"unanswered\":2,\"end\":\"death\","
 			"\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"lifetime_ms\":5100}\n"));
 	CHECK(!strstr(s, "lost"));
 	free(s);
