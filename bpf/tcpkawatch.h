@@ -81,7 +81,11 @@ struct ka_event {
 	__u32 pad2;
 };
 
-/* enforce: the keepalive policy the sockops program applies. */
+/* enforce: the keepalive policy the sockops program applies, within the
+ * limits of do_tcp_setsockopt(): MAX_TCP_KEEPIDLE, _KEEPINTVL, _KEEPCNT. */
+#define KA_MAX_IDLE	32767
+#define KA_MAX_INTVL	32767
+#define KA_MAX_CNT	127
 #define ENFORCE_MAX_PORTS 16
 #define ENFORCE_CGROUP_LEN 256
 

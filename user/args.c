@@ -5,8 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include "args.h"
+#include "tcpkawatch.h"
 
 const char *argp_program_version = "tcpkawatch 0.1";
 const char *argp_program_bug_address = "the project's issue tracker";
@@ -26,6 +28,7 @@ static const char watch_doc[] =
 "  tcpkawatch -p 1234         # sockets owned by process 1234\n"
 "  tcpkawatch -P 443 -6       # IPv6 connections with local or remote port 443\n"
 "  tcpkawatch -N 4026531840   # one network namespace (ls -iL /proc/PID/ns/net)\n"
+"  tcpkawatch --enforce 60,10,6  # fix and watch: keepalive for all new connections\n"
 "\n"
 "Turning keepalive on for programs that never set it: tcpkawatch enforce --help\n";
 
@@ -37,6 +40,8 @@ static const struct argp_option watch_options[] = {
 	{ "netns", 'N', "INODE", 0, "Only network namespace INODE", 0 },
 	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },
 	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
+	{ "enforce", 'e', "IDLE,INTVL,CNT", 0,
+	  "Meanwhile turn keepalive on for every new connection (see tcpkawatch enforce)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", -1 },
 	{ "version", 'V', NULL, 0, "Show the version", -1 },
@@ -70,6 +75,29 @@ bool parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned l
 	return true;
 }
 
+unsigned int parse_ka_value(const char *s, const char *what, unsigned long max)
+{
+	unsigned long v;
+
+	if (!parse_ulong(s, 1, max, &v))
+		usage_error("invalid %s '%s': 1 to %lu", what, s, max);
+	return v;
+}
+
+/* --enforce IDLE,INTVL,CNT */
+static void parse_enforce_triple(char *arg, struct watch_opts *o)
+{
+	char *intvl = strchr(arg, ','), *cnt = intvl ? strchr(intvl + 1, ',') : NULL;
+
+	if (!intvl || !cnt)
+		usage_error("invalid --enforce '%s': IDLE,INTVL,CNT such as 60,10,6", arg);
+	*intvl++ = '\0';
+	*cnt++ = '\0';
+	o->enforce_idle = parse_ka_value(arg, "enforce idle", KA_MAX_IDLE);
+	o->enforce_intvl = parse_ka_value(intvl, "enforce intvl", KA_MAX_INTVL);
+	o->enforce_cnt = parse_ka_value(cnt, "enforce cnt", KA_MAX_CNT);
+}
+
 static error_t watch_parse(int key, char *arg, struct argp_state *state)
 {
 	struct watch_opts *o = state->input;
@@ -78,6 +106,9 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'j':
 		o->json = true;
+		break;
+	case 'e':
+		parse_enforce_triple(arg, o);
 		break;
 	case 'v':
 		o->verbose = true;

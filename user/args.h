@@ -12,6 +12,9 @@ struct watch_opts {
 	__u16 port;		/* 0: any */
 	__u32 netns;		/* 0: any */
 	__u16 family;		/* 0: any, else AF_INET or AF_INET6 */
+	__u32 enforce_idle;	/* --enforce; 0: not asked */
+	__u32 enforce_intvl;
+	__u32 enforce_cnt;
 };
 
 /* Parse watch's options; on bad input prints one line and exits 2. */
@@ -19,6 +22,9 @@ void parse_watch_args(int argc, char **argv, struct watch_opts *opts);
 
 /* Print "tcpkawatch: <message> (see --help)" and exit 2. */
 void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* A keepalive setting in [1, max]; bad input: usage_error(). */
+unsigned int parse_ka_value(const char *s, const char *what, unsigned long max);
 
 /* Parse a whole decimal number in [min, max]; false on anything else. */
 bool parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);

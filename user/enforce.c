@@ -103,21 +103,14 @@ static error_t enforce_parse(int key, char *arg, struct argp_state *state)
 	unsigned long v;
 
 	switch (key) {
-	/* limits of do_tcp_setsockopt(): MAX_TCP_KEEPIDLE, _KEEPINTVL, _KEEPCNT */
 	case 'i':
-		if (!parse_ulong(arg, 1, 32767, &v))
-			usage_error("invalid idle '%s': seconds, 1 to 32767", arg);
-		p->idle_s = v;
+		p->idle_s = parse_ka_value(arg, "idle", KA_MAX_IDLE);
 		break;
 	case 'I':
-		if (!parse_ulong(arg, 1, 32767, &v))
-			usage_error("invalid intvl '%s': seconds, 1 to 32767", arg);
-		p->intvl_s = v;
+		p->intvl_s = parse_ka_value(arg, "intvl", KA_MAX_INTVL);
 		break;
 	case 'c':
-		if (!parse_ulong(arg, 1, 127, &v))
-			usage_error("invalid cnt '%s': 1 to 127", arg);
-		p->cnt = v;
+		p->cnt = parse_ka_value(arg, "cnt", KA_MAX_CNT);
 		break;
 	case OPT_USER_TIMEOUT:
 		if (!strcmp(arg, "auto"))
@@ -401,54 +394,93 @@ static int pin_all(struct enforce_bpf *skel, struct bpf_link *link)
 	return 0;
 }
 
+struct enforce_session {
+	struct enforce_bpf *skel;
+	struct bpf_link *link;
+	int cg_fd;
+};
+
+struct enforce_session *enforce_attach(struct enforce_policy *p, const char *cgroup)
+{
+	struct enforce_session *s = calloc(1, sizeof(*s));
+	__u32 zero = 0;
+
+	if (!s) {
+		fprintf(stderr, "tcpkawatch: out of memory\n");
+		return NULL;
+	}
+	s->cg_fd = -1;
+	if (check_root() || check_btf() || resolve_cgroup(cgroup, p))
+		goto fail;
+	s->cg_fd = open(p->cgroup, O_RDONLY | O_DIRECTORY);
+	if (s->cg_fd < 0) {
+		fprintf(stderr, "tcpkawatch: cannot open cgroup %s: %s\n", p->cgroup, strerror(errno));
+		goto fail;
+	}
+	s->skel = enforce_bpf__open_and_load();
+	if (!s->skel) {
+		fprintf(stderr, "tcpkawatch: the kernel refused the sockops program (%s)\n",
+			strerror(errno));
+		goto fail;
+	}
+	p->since = time(NULL);
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.policy), &zero, p, BPF_ANY)) {
+		fprintf(stderr, "tcpkawatch: cannot set the policy: %s\n", strerror(errno));
+		goto fail;
+	}
+	/* a bpf_link: multi-attach, other sockops programs keep running */
+	s->link = bpf_program__attach_cgroup(s->skel->progs.ka_enforce, s->cg_fd);
+	if (!s->link) {
+		fprintf(stderr, "tcpkawatch: cannot attach sockops to %s: %s\n", p->cgroup,
+			strerror(errno));
+		goto fail;
+	}
+	return s;
+fail:
+	enforce_detach(s, false);
+	return NULL;
+}
+
+void enforce_detach(struct enforce_session *s, bool report)
+{
+	int cfd;
+
+	if (!s)
+		return;
+	if (report && s->skel) {
+		cfd = bpf_map__fd(s->skel->maps.enforce_counters);
+		fprintf(stderr, "Keepalive set on %llu connection(s), the application's kept on "
+			"%llu, failed on %llu; removed.\n", percpu_counter_sum(cfd, ENF_SET),
+			percpu_counter_sum(cfd, ENF_KEPT_APP), percpu_counter_sum(cfd, ENF_FAILED));
+	}
+	bpf_link__destroy(s->link);
+	enforce_bpf__destroy(s->skel);
+	if (s->cg_fd >= 0)
+		close(s->cg_fd);
+	free(s);
+}
+
 static int enforce(struct enforce_opts *o)
 {
 	struct enforce_policy *p = &o->policy;
-	struct bpf_link *link = NULL;
-	struct enforce_bpf *skel;
-	__u32 zero = 0;
-	int cg_fd = -1, err = 1, cfd;
+	struct enforce_session *s = enforce_attach(p, o->cgroup);
+	int err = 1, cfd;
 
-	if (check_root() || check_btf())
+	if (!s)
 		return 1;
-	if (resolve_cgroup(o->cgroup, p))
-		return 1;
-	cg_fd = open(p->cgroup, O_RDONLY | O_DIRECTORY);
-	if (cg_fd < 0) {
-		fprintf(stderr, "tcpkawatch: cannot open cgroup %s: %s\n", p->cgroup, strerror(errno));
-		return 1;
-	}
-	skel = enforce_bpf__open_and_load();
-	if (!skel) {
-		fprintf(stderr, "tcpkawatch: the kernel refused the sockops program (%s)\n",
-			strerror(errno));
-		goto out;
-	}
-	p->since = time(NULL);
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.policy), &zero, p, BPF_ANY)) {
-		fprintf(stderr, "tcpkawatch: cannot set the policy: %s\n", strerror(errno));
-		goto out;
-	}
-	/* a bpf_link: multi-attach, other sockops programs keep running */
-	link = bpf_program__attach_cgroup(skel->progs.ka_enforce, cg_fd);
-	if (!link) {
-		fprintf(stderr, "tcpkawatch: cannot attach sockops to %s: %s\n", p->cgroup,
-			strerror(errno));
-		goto out;
-	}
 	if (o->existing) {
-		int walked = enforce_existing(skel);
+		int walked = enforce_existing(s->skel);
 
 		if (walked < 0)
 			goto out;
-		cfd = bpf_map__fd(skel->maps.enforce_counters);
+		cfd = bpf_map__fd(s->skel->maps.enforce_counters);
 		fprintf(stderr, "Existing connections: keepalive set on %llu, the application's kept "
 			"on %llu, in %d network namespace(s).\n",
 			percpu_counter_sum(cfd, ENF_EXISTING_SET),
 			percpu_counter_sum(cfd, ENF_EXISTING_KEPT_APP), walked);
 	}
 	if (o->pin) {
-		if (pin_all(skel, link))
+		if (pin_all(s->skel, s->link))
 			goto out;
 		printf("enforcing (pinned at %s): ", PIN_LINK);
 		describe(stdout, p);
@@ -463,16 +495,10 @@ static int enforce(struct enforce_opts *o)
 	fprintf(stderr, " on connections established from now on. Ctrl-C to end.\n");
 	while (!exiting)
 		pause();
-	cfd = bpf_map__fd(skel->maps.enforce_counters);
-	fprintf(stderr, "Keepalive set on %llu connection(s), the application's kept on %llu, "
-		"failed on %llu; removed.\n", (unsigned long long)percpu_counter_sum(cfd, ENF_SET),
-		(unsigned long long)percpu_counter_sum(cfd, ENF_KEPT_APP),
-		(unsigned long long)percpu_counter_sum(cfd, ENF_FAILED));
-	err = 0;
+	enforce_detach(s, true);
+	return 0;
 out:
-	bpf_link__destroy(link);
-	enforce_bpf__destroy(skel);
-	close(cg_fd);
+	enforce_detach(s, false);
 	return err;
 }
 

@@ -163,6 +163,7 @@ static int watch(const struct watch_opts *opts)
 	struct ring_buffer *rb = NULL;
 	struct watch_bpf *skel;
 	__u64 deadline = 0, lost_seen = 0, last_check = 0;
+	struct enforce_session *enforcer = NULL;
 	struct losses losses;
 	int err = 1;
 
@@ -203,12 +204,24 @@ static int watch(const struct watch_opts *opts)
 	}
 	if (attach_all(skel))
 		goto out;
+	if (opts->enforce_cnt) {
+		struct enforce_policy policy = {
+			.idle_s = opts->enforce_idle,
+			.intvl_s = opts->enforce_intvl,
+			.cnt = opts->enforce_cnt,
+		};
+
+		enforcer = enforce_attach(&policy, NULL);
+		if (!enforcer)
+			goto out;
+	}
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (opts->duration_s)
 		deadline = monotonic_ns() + opts->duration_s * 1000000000ULL;
-	fprintf(stderr, "Watching TCP keepalive probes and connection deaths%s. Ctrl-C to end.\n",
+	fprintf(stderr, "Watching TCP keepalive probes and connection deaths%s%s. Ctrl-C to end.\n",
+		enforcer ? ", enforcing keepalive on new connections" : "",
 		opts->duration_s ? " (with a time limit)" : "");
 	out_header(&run.out);
 	while (!exiting) {
@@ -236,6 +249,7 @@ static int watch(const struct watch_opts *opts)
 	out_lost(&run.out, losses.ringbuf, losses.table_full, losses.hook_misses);
 	warn_lost(skel, &lost_seen);
 out:
+	enforce_detach(enforcer, true);
 	ring_buffer__free(rb);
 	watch_bpf__destroy(skel);
 	conn_table_free(&run.conns);

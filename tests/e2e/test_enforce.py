@@ -198,3 +198,15 @@ def test_existing_connections():
             deaths = w.wait(lambda x: x["event"] == "death", 10, "two deaths", count=2)
             check(all(d["cause"] == "keepalive" and d["ka_source"] == "enforced"
                       for d in deaths), f"deaths {deaths}")
+
+
+def test_watch_with_enforce():
+    """One command fixes and shows: tcpkawatch --enforce IDLE,INTVL,CNT."""
+    with Netns() as ns, Watch("-N", ns.inode, "--enforce", "1,1,2") as w:
+        server, client, ska, cka = pair(ns, 5240)
+        check(ska[:4] == [1, 1, 1, 2] and cka[:4] == [1, 1, 1, 2], f"settings {ska} {cka}")
+        ns.blackhole(5240)
+        deaths = w.wait(lambda x: x["event"] == "death", 10, "two deaths", count=2)
+        check(all(d["cause"] == "keepalive" and d["ka_source"] == "enforced" for d in deaths),
+              f"deaths {deaths}")
+        check(w.stop() == 0 and not enforce_attachments(), "still attached after exit")
