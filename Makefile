@@ -14,7 +14,7 @@ BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
 # libbpf is linked statically: one binary with the BPF object embedded.
 LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
 
-BPF_OBJS := $(OUTPUT)/watch.bpf.o $(OUTPUT)/enforce.bpf.o
+BPF_OBJS := $(OUTPUT)/watch.bpf.o $(OUTPUT)/enforce.bpf.o $(OUTPUT)/list.bpf.o
 SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
 LIB_SRCS := user/args.c user/decode.c user/aggregate.c user/output.c \
 	user/owner.c user/kernel.c user/enforce.c
@@ -29,7 +29,7 @@ all: tcpkawatch
 $(OUTPUT):
 	mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkawatch.h $(VMLINUX) | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkawatch.h bpf/ka_common.bpf.h $(VMLINUX) | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o

@@ -81,6 +81,34 @@ struct ka_event {
 	__u32 pad2;
 };
 
+/* list: one TCP socket of a network namespace, as iter/tcp sees it. */
+enum list_timer {
+	LT_NONE,	/* ss: no timer */
+	LT_ON,		/* retransmission, loss probe, reordering */
+	LT_KEEPALIVE,
+	LT_PERSIST,	/* zero window probe */
+};
+
+struct list_record {
+	struct conn_tuple t;
+	__u64 ino;		/* socket inode, 0 without a file */
+	__u32 uid;
+	__u8 state;
+	__u8 keepalive;		/* SO_KEEPALIVE on */
+	__u8 ka_source;		/* enum ka_source */
+	__u8 timer;		/* enum list_timer */
+	__u8 probes_out;	/* icsk_probes_out (ss: the timer's count) */
+	__u8 retransmits;	/* icsk_retransmits */
+	__u8 ka_cnt;		/* effective TCP_KEEPCNT */
+	__u8 full;		/* a full socket: the fields below are set */
+	__u32 ka_idle_ms;	/* effective TCP_KEEPIDLE */
+	__u32 ka_intvl_ms;	/* effective TCP_KEEPINTVL */
+	__s32 timer_ms;		/* until the timer fires */
+	__u32 silence_ms;	/* since the last segment received */
+	__u32 last_send_ms;	/* since the last data sent */
+	__u32 user_timeout_ms;
+};
+
 /* enforce: the keepalive policy the sockops program applies, within the
  * limits of do_tcp_setsockopt(): MAX_TCP_KEEPIDLE, _KEEPINTVL, _KEEPCNT. */
 #define KA_MAX_IDLE	32767

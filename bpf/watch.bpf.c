@@ -17,9 +17,8 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "tcpkawatch.h"
+#include "ka_common.bpf.h"
 
-#define AF_INET		2
-#define AF_INET6	10
 #define IPPROTO_TCP	6
 #define ETIMEDOUT	110
 #define ECONNABORTED	103
@@ -31,11 +30,6 @@ const volatile __u32 filter_pid = 0;
 const volatile __u16 filter_port = 0;
 const volatile __u32 filter_netns = 0;
 const volatile __u16 filter_family = 0;
-
-/* Kernel ticks a second: from the kernel config, else measured by the
- * loader (hz_fallback). */
-extern unsigned int CONFIG_HZ __kconfig __weak;
-const volatile __u32 hz_fallback = 0;
 
 /* The address of the timer callback, from kallsyms. */
 extern const void tcp_keepalive_timer __ksym;
@@ -116,13 +110,6 @@ static __always_inline void count(__u32 idx)
 		(*c)++;
 }
 
-static __always_inline __u32 jiffies_to_ms(__u32 j)
-{
-	__u32 hz = CONFIG_HZ ? CONFIG_HZ : hz_fallback;
-
-	return hz ? (__u64)j * 1000 / hz : 0;
-}
-
 static __always_inline void read_tuple(struct sock *sk, struct conn_tuple *t)
 {
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -145,16 +132,13 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 {
 	struct inet_connection_sock *icsk = (void *)sk;
 	struct tcp_sock *tp = (void *)sk;
-	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
-	struct socket *sock;
-	__u32 j;
 
 	read_tuple(sk, &e->t);
 	if (filter_family && e->t.family != filter_family)
 		return false;
 	if (filter_port && e->t.sport != filter_port && e->t.dport != filter_port)
 		return false;
-	e->netns = BPF_CORE_READ(net, ns.inum);
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	if (filter_netns && e->netns != filter_netns)
 		return false;
 	if (cs) {
@@ -171,26 +155,12 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	e->ts_ns = bpf_ktime_get_ns();
 	e->sk = (__u64)sk;
 	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	sock = BPF_CORE_READ(sk, sk_socket);
-	if (sock)
-		e->ino = BPF_CORE_READ(container_of(sock, struct socket_alloc, socket), vfs_inode.i_ino);
-
-	/* keepalive_time_when() and friends: the socket's value, else the
-	 * namespace's sysctl (include/net/tcp.h). */
-	j = BPF_CORE_READ(tp, keepalive_time);
-	e->idle_ms = jiffies_to_ms(j ? j : BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_time));
-	j = BPF_CORE_READ(tp, keepalive_intvl);
-	e->intvl_ms = jiffies_to_ms(j ? j : BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_intvl));
-	e->probes_max = BPF_CORE_READ(tp, keepalive_probes);
-	if (!e->probes_max)
-		e->probes_max = BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_probes);
+	e->ino = socket_inode(sk);
+	e->idle_ms = ka_idle_ms(sk);
+	e->intvl_ms = ka_intvl_ms(sk);
+	e->probes_max = ka_cnt(sk);
 	e->user_timeout_ms = BPF_CORE_READ(icsk, icsk_user_timeout);
-	if (!(BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_KEEPOPEN)))
-		e->ka_source = KA_SRC_NONE;
-	else if (BPF_CORE_READ(tp, bpf_sock_ops_cb_flags) & KA_ENFORCED_TAG)
-		e->ka_source = KA_SRC_ENFORCED;
-	else
-		e->ka_source = KA_SRC_APP;
+	e->ka_source = ka_source(sk);
 	/* rcv_tstamp is tcp_jiffies32 of the last segment received */
 	e->silence_ms = jiffies_to_ms((__u32)bpf_jiffies64() - BPF_CORE_READ(tp, rcv_tstamp));
 	return true;
