@@ -30,7 +30,8 @@ static const char watch_doc[] =
 "  tcpkawatch -N 4026531840   # one network namespace (ls -iL /proc/PID/ns/net)\n"
 "  tcpkawatch --enforce 60,10,6  # fix and watch: keepalive for all new connections\n"
 "\n"
-"Turning keepalive on for programs that never set it: tcpkawatch enforce --help\n";
+"Turning keepalive on for programs that never set it: tcpkawatch enforce --help\n"
+"Every connection now, with its keepalive state: tcpkawatch list --help\n";
 
 static const struct argp_option watch_options[] = {
 	{ "json", 'j', NULL, 0, "One JSON object per line on stdout", 0 },

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include "decode.h"
 
@@ -57,6 +58,14 @@ const char *ka_source_name(int src)
 	case KA_SRC_ENFORCED: return "enforced";
 	}
 	return "unknown";
+}
+
+int tcp_state_by_name(const char *name)
+{
+	for (int s = 1; s < (int)(sizeof(tcp_state_names) / sizeof(tcp_state_names[0])); s++)
+		if (!strcasecmp(name, tcp_state_names[s]))
+			return s;
+	return 0;
 }
 
 const char *errno_name(int err)

@@ -11,6 +11,7 @@
 const char *event_name(int type);	/* "probe", "answered", "death", ... */
 const char *cause_name(int cause);	/* "keepalive", ... */
 const char *tcp_state_name(int state);	/* "ESTABLISHED", ... */
+int tcp_state_by_name(const char *name);	/* the reverse, any case; 0 if none */
 const char *errno_name(int err);	/* "ETIMEDOUT", ... */
 const char *ka_source_name(int src);	/* "app", "enforced", "none" */
 

@@ -230,41 +230,6 @@ static int resolve_cgroup(const char *want, struct enforce_policy *p)
 	return 0;
 }
 
-/* Every network namespace in use: those of processes and those named in
- * /run/netns. Returns how many paths it put in paths[], one per namespace. */
-static size_t list_netns(char paths[][64], size_t max)
-{
-	ino_t seen[max];
-	size_t n = 0;
-	const char *dirs[] = { "/proc", "/run/netns" };
-
-	for (size_t d = 0; d < 2; d++) {
-		DIR *dir = opendir(dirs[d]);
-		struct dirent *e;
-
-		while (dir && n < max && (e = readdir(dir))) {
-			char path[64];
-			struct stat st;
-			size_t i;
-
-			if (e->d_name[0] == '.' || (!d && (e->d_name[0] < '0' || e->d_name[0] > '9')))
-				continue;
-			snprintf(path, sizeof(path), d ? "%s/%s" : "%s/%s/ns/net", dirs[d], e->d_name);
-			if (stat(path, &st))
-				continue;
-			for (i = 0; i < n && seen[i] != st.st_ino; i++)
-				;
-			if (i < n)
-				continue;
-			seen[n] = st.st_ino;
-			snprintf(paths[n++], 64, "%s", path);
-		}
-		if (dir)
-			closedir(dir);
-	}
-	return n;
-}
-
 /*
  * --existing: iter/tcp walks the TCP sockets of the namespace its reader
  * is in when it creates the iterator (bpf_iter_tcp's seq_net_private), so
@@ -274,7 +239,7 @@ static size_t list_netns(char paths[][64], size_t max)
 static int enforce_existing(struct enforce_bpf *skel)
 {
 	enum { MAX_NETNS = 4096 };
-	static char paths[MAX_NETNS][64];
+	static char paths[MAX_NETNS][NETNS_PATH_LEN];
 	struct bpf_link *iter = bpf_program__attach_iter(skel->progs.ka_enforce_existing, NULL);
 	int self = open("/proc/self/ns/net", O_RDONLY), walked = 0;
 	size_t n = list_netns(paths, MAX_NETNS);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -114,4 +116,39 @@ long long realtime_offset_ns(void)
 	clock_gettime(CLOCK_REALTIME, &real);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	return (real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+}
+
+/* Every network namespace in use: those of processes and those named in
+ * /run/netns. Returns how many paths it put in paths[], one per namespace. */
+size_t list_netns(char paths[][NETNS_PATH_LEN], size_t max)
+{
+	ino_t seen[max];
+	size_t n = 0;
+	const char *dirs[] = { "/proc", "/run/netns" };
+
+	for (size_t d = 0; d < 2; d++) {
+		DIR *dir = opendir(dirs[d]);
+		struct dirent *e;
+
+		while (dir && n < max && (e = readdir(dir))) {
+			char path[NETNS_PATH_LEN];
+			struct stat st;
+			size_t i;
+
+			if (e->d_name[0] == '.' || (!d && (e->d_name[0] < '0' || e->d_name[0] > '9')))
+				continue;
+			snprintf(path, sizeof(path), d ? "%s/%s" : "%s/%s/ns/net", dirs[d], e->d_name);
+			if (stat(path, &st))
+				continue;
+			for (i = 0; i < n && seen[i] != st.st_ino; i++)
+				;
+			if (i < n)
+				continue;
+			seen[n] = st.st_ino;
+			snprintf(paths[n++], NETNS_PATH_LEN, "%s", path);
+		}
+		if (dir)
+			closedir(dir);
+	}
+	return n;
 }

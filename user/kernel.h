@@ -2,6 +2,7 @@
 /* What the running kernel offers, checked before anything is loaded. */
 #ifndef KERNEL_H
 #define KERNEL_H
+#include <stddef.h>
 
 /* Each prints one line naming what is missing and returns -1, else 0. */
 int check_root(void);
@@ -12,6 +13,12 @@ int check_kernel_support(void);
 /* The sum over CPUs of one counter in a BPF_MAP_TYPE_PERCPU_ARRAY of __u64;
  * 0 if it cannot be read. */
 unsigned long long percpu_counter_sum(int map_fd, unsigned int idx);
+
+#define NETNS_PATH_LEN 64
+/* Every network namespace in use, once each: those of processes
+ * (/proc/PID/ns/net) and those named in /run/netns. Fills paths[] with a
+ * path that opens each; returns how many. */
+size_t list_netns(char paths[][NETNS_PATH_LEN], size_t max);
 
 /* The mount point of the cgroup v2 hierarchy, from /proc/mounts. */
 int cgroup2_root(char *path, size_t len);

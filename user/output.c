@@ -20,8 +20,7 @@ void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* The common head of every JSON object: tuple and owner. */
-static void json_conn(FILE *f, __u32 netns, const struct conn_tuple *t, __u32 pid,
+void json_conn_fields(FILE *f, __u32 netns, const struct conn_tuple *t, __u32 pid,
 		      const char *comm)
 {
 	char ip[ADDR_STR_LEN];
@@ -51,7 +50,7 @@ static void json_event(const struct out_ctx *o, const struct ka_event *e)
 
 	fprintf(f, "{\"event\":\"%s\",\"ts\":%lld.%06lld,", event_name(e->type),
 		ts / 1000000000, ts % 1000000000 / 1000);
-	json_conn(f, e->netns, &e->t, e->pid, e->comm);
+	json_conn_fields(f, e->netns, &e->t, e->pid, e->comm);
 	fprintf(f, ",\"ka_source\":\"%s\"", ka_source_name(e->ka_source));
 	switch (e->type) {
 	case EV_PROBE:
@@ -157,7 +156,7 @@ void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 no
 
 		if (o->json) {
 			fputs("{\"event\":\"summary\",", o->f);
-			json_conn(o->f, r->netns, &r->t, r->pid, r->comm);
+			json_conn_fields(o->f, r->netns, &r->t, r->pid, r->comm);
 			fprintf(o->f, ",\"ka_source\":\"%s\",\"probes_sent\":%u,\"answered\":%u,\"unanswered\":%u,"
 				"\"end\":\"%s\"", ka_source_name(r->ka_source), r->probes_sent,
 				r->answers, r->unanswered,

@@ -22,6 +22,10 @@ void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 no
  * Prints nothing when all are 0. */
 void out_lost(const struct out_ctx *o, __u64 ringbuf_lost, __u64 conn_table_full,
 	      __u64 hook_misses);
+/* The keys every JSON object starts with: "netns", "family", "laddr",
+ * "lport", "raddr", "rport", "pid", "comm" (no braces). */
+void json_conn_fields(FILE *f, __u32 netns, const struct conn_tuple *t, __u32 pid,
+		      const char *comm);
 /* A JSON string literal, escaped. */
 void json_string(FILE *f, const char *s);
 

@@ -8,62 +8,147 @@
 #include <unistd.h>
 #include "owner.h"
 
-static bool holds_socket(const char *proc_root, const char *pid, const char *want)
+/* Calls found(ctx, inode, pid) for every socket descriptor under
+ * proc_root/PID/fd until it returns true; returns whether one did. */
+static bool scan_sockets(const char *proc_root, bool (*found)(void *, __u64, __u32), void *ctx)
 {
 	char path[PATH_MAX], link[64];
-	struct dirent *fd;
-	bool found = false;
-	DIR *dir;
+	struct dirent *p, *fd;
+	bool stop = false;
+	DIR *procs = opendir(proc_root), *fds;
 
-	snprintf(path, sizeof(path), "%s/%s/fd", proc_root, pid);
-	dir = opendir(path);
-	if (!dir)
-		return false;
-	while (!found && (fd = readdir(dir))) {
-		ssize_t n;
+	while (procs && !stop && (p = readdir(procs))) {
+		if (!isdigit((unsigned char)p->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/fd", proc_root, p->d_name);
+		fds = opendir(path);
+		while (fds && !stop && (fd = readdir(fds))) {
+			unsigned long long ino;
+			ssize_t n;
 
-		if (fd->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/fd/%s", proc_root, pid, fd->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		found = !strcmp(link, want);
+			if (fd->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/fd/%s", proc_root, p->d_name, fd->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (sscanf(link, "socket:[%llu]", &ino) == 1)
+				stop = found(ctx, ino, strtoul(p->d_name, NULL, 10));
+		}
+		if (fds)
+			closedir(fds);
 	}
-	closedir(dir);
-	return found;
+	if (procs)
+		closedir(procs);
+	return stop;
+}
+
+static void read_comm(const char *proc_root, __u32 pid, char comm[TASK_COMM_LEN])
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	memset(comm, 0, TASK_COMM_LEN);
+	snprintf(path, sizeof(path), "%s/%u/comm", proc_root, pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(comm, TASK_COMM_LEN, f))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+}
+
+struct one_inode {
+	__u64 ino;
+	__u32 pid;
+};
+
+static bool match_one(void *ctx, __u64 ino, __u32 pid)
+{
+	struct one_inode *want = ctx;
+
+	if (ino != want->ino)
+		return false;
+	want->pid = pid;
+	return true;
 }
 
 bool owner_by_inode(const char *proc_root, __u64 ino, __u32 *pid, char comm[TASK_COMM_LEN])
 {
-	char want[48], path[PATH_MAX];
-	struct dirent *p;
-	bool found = false;
-	DIR *dir;
+	struct one_inode want = { .ino = ino };
 
-	if (!ino)
+	if (!ino || !scan_sockets(proc_root, match_one, &want))
 		return false;
-	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)ino);
-	dir = opendir(proc_root);
-	if (!dir)
-		return false;
-	while (!found && (p = readdir(dir))) {
-		FILE *f;
+	*pid = want.pid;
+	read_comm(proc_root, want.pid, comm);
+	return true;
+}
 
-		if (!isdigit((unsigned char)p->d_name[0]) || !holds_socket(proc_root, p->d_name, want))
-			continue;
-		found = true;
-		*pid = strtoul(p->d_name, NULL, 10);
-		memset(comm, 0, TASK_COMM_LEN);
-		snprintf(path, sizeof(path), "%s/%s/comm", proc_root, p->d_name);
-		f = fopen(path, "r");
-		if (f) {
-			if (fgets(comm, TASK_COMM_LEN, f))
-				comm[strcspn(comm, "\n")] = '\0';
-			fclose(f);
-		}
+struct owner_table {
+	struct owner_entry {
+		__u64 ino;
+		__u32 pid;
+	} *entries;
+	size_t n, cap;
+	const char *proc_root;
+};
+
+static bool add_entry(void *ctx, __u64 ino, __u32 pid)
+{
+	struct owner_table *t = ctx;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 1024;
+		struct owner_entry *e = realloc(t->entries, cap * sizeof(*e));
+
+		if (!e)
+			return true;	/* stop: what we have is still usable */
+		t->entries = e;
+		t->cap = cap;
 	}
-	closedir(dir);
-	return found;
+	t->entries[t->n].ino = ino;
+	t->entries[t->n++].pid = pid;
+	return false;
+}
+
+static int by_inode(const void *a, const void *b)
+{
+	const struct owner_entry *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+struct owner_table *owner_table_build(const char *proc_root)
+{
+	struct owner_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->proc_root = proc_root;
+	scan_sockets(proc_root, add_entry, t);
+	qsort(t->entries, t->n, sizeof(*t->entries), by_inode);
+	return t;
+}
+
+bool owner_table_find(const struct owner_table *t, __u64 ino, __u32 *pid,
+		      char comm[TASK_COMM_LEN])
+{
+	struct owner_entry key = { .ino = ino }, *e;
+
+	if (!t || !ino)
+		return false;
+	e = bsearch(&key, t->entries, t->n, sizeof(*e), by_inode);
+	if (!e)
+		return false;
+	*pid = e->pid;
+	read_comm(t->proc_root, e->pid, comm);
+	return true;
+}
+
+void owner_table_free(struct owner_table *t)
+{
+	if (t)
+		free(t->entries);
+	free(t);
 }

@@ -10,4 +10,11 @@
  * PIDs under proc_root ("/proc"). */
 bool owner_by_inode(const char *proc_root, __u64 ino, __u32 *pid, char comm[TASK_COMM_LEN]);
 
+/* All socket inodes held by processes under proc_root, for many lookups. */
+struct owner_table;
+struct owner_table *owner_table_build(const char *proc_root);
+bool owner_table_find(const struct owner_table *t, __u64 ino, __u32 *pid,
+		      char comm[TASK_COMM_LEN]);
+void owner_table_free(struct owner_table *t);
+
 #endif

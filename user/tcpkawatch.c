@@ -12,6 +12,7 @@
 #include "aggregate.h"
 #include "args.h"
 #include "enforce.h"
+#include "list.h"
 #include "kernel.h"
 #include "output.h"
 #include "owner.h"
@@ -262,6 +263,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "enforce"))
 		return enforce_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "list"))
+		return list_main(argc - 1, argv + 1);
 	parse_watch_args(argc, argv, &opts);
 	verbose = opts.verbose;
 	libbpf_set_print(libbpf_print);

@@ -47,6 +47,16 @@ int main(void)
 	CHECK(!owner_by_inode(root, 0, &pid, comm));
 	CHECK(!owner_by_inode("/nonexistent", 12345, &pid, comm));
 
+	{
+		struct owner_table *t = owner_table_build(root);
+
+		pid = 0;
+		CHECK(t && owner_table_find(t, 12345, &pid, comm));
+		CHECK(pid == 77 && !strcmp(comm, "server"));
+		CHECK(!owner_table_find(t, 1, &pid, comm));
+		owner_table_free(t);
+	}
+
 	snprintf(path, sizeof(path), "rm -rf %s", root);
 	CHECK(system(path) == 0);
 	return unit_done("owner");

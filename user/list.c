@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+/* `tcpkawatch list`: every TCP connection of every network namespace with
+ * its keepalive state, from iter/tcp entered per namespace. */
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "args.h"
+#include "decode.h"
+#include "kernel.h"
+#include "list.h"
+#include "list.skel.h"
+#include "output.h"
+#include "owner.h"
+
+enum list_format { FMT_COLUMNS, FMT_JSON, FMT_CSV };
+
+struct list_opts {
+	enum list_format format;
+	__u32 pid;
+	__u16 port;
+	__u32 netns;
+	__u16 family;
+	int state;		/* 0: any */
+	long at_risk_s;		/* -1: off */
+};
+
+static const char list_doc[] =
+"List every TCP connection in every network namespace with its keepalive\n"
+"state: on or off, effective idle/interval/count and where they came from\n"
+"(app, enforced, none), unanswered probes, the timer as ss shows it, time\n"
+"since the last segment received and sent, TCP_USER_TIMEOUT, owner.\n"
+"\n"
+"EXAMPLES:\n"
+"  tcpkawatch list                       # everything, in columns\n"
+"  tcpkawatch list --state ESTABLISHED -j  # JSON, one object per line\n"
+"  tcpkawatch list --at-risk 600         # established, no keepalive, silent 10 min\n"
+"  tcpkawatch list --csv -N 4026531840   # one namespace, CSV with a header\n";
+
+enum { OPT_CSV = 1000, OPT_STATE, OPT_AT_RISK };
+
+static const struct argp_option list_options[] = {
+	{ "json", 'j', NULL, 0, "One JSON object per connection and line", 0 },
+	{ "csv", OPT_CSV, NULL, 0, "CSV with a header row", 0 },
+	{ "pid", 'p', "PID", 0, "Only sockets held by process PID", 0 },
+	{ "port", 'P', "PORT", 0, "Only connections with local or remote PORT", 0 },
+	{ "netns", 'N', "INODE", 0, "Only network namespace INODE", 0 },
+	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },
+	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
+	{ "state", OPT_STATE, "STATE", 0, "Only this state (ESTABLISHED, LISTEN, TIME_WAIT, ...)", 0 },
+	{ "at-risk", OPT_AT_RISK, "SECONDS", 0,
+	  "Only half-open candidates: established, no keepalive, silent for SECONDS", 0 },
+	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	{},
+};
+
+static error_t list_parse(int key, char *arg, struct argp_state *state)
+{
+	struct list_opts *o = state->input;
+	unsigned long v;
+
+	switch (key) {
+	case 'j':
+	case OPT_CSV:
+		if (o->format != FMT_COLUMNS)
+			usage_error("--json and --csv exclude each other");
+		o->format = key == 'j' ? FMT_JSON : FMT_CSV;
+		break;
+	case 'p':
+		if (!parse_ulong(arg, 1, 4194304, &v))
+			usage_error("invalid pid '%s'", arg);
+		o->pid = v;
+		break;
+	case 'P':
+		if (!parse_ulong(arg, 1, 65535, &v))
+			usage_error("invalid port '%s': 1 to 65535", arg);
+		o->port = v;
+		break;
+	case 'N':
+		if (!parse_ulong(arg, 1, 4294967295UL, &v))
+			usage_error("invalid netns inode '%s'", arg);
+		o->netns = v;
+		break;
+	case '4':
+	case '6':
+		if (o->family)
+			usage_error("-4 and -6 exclude each other");
+		o->family = key == '4' ? AF_INET : AF_INET6;
+		break;
+	case OPT_STATE:
+		o->state = tcp_state_by_name(arg);
+		if (!o->state)
+			usage_error("invalid state '%s': ESTABLISHED, SYN_SENT, LISTEN, TIME_WAIT, ...",
+				    arg);
+		break;
+	case OPT_AT_RISK:
+		if (!parse_ulong(arg, 0, 31536000, &v))
+			usage_error("invalid --at-risk '%s': seconds", arg);
+		o->at_risk_s = v;
+		break;
+	case 'h':
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
+		exit(0);
+	case ARGP_KEY_ERROR:
+		usage_error("unknown option or missing value: '%s'", state->argv[state->next - 1]);
+	case ARGP_KEY_ARG:
+		usage_error("unexpected argument '%s'", arg);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static bool wanted(const struct list_opts *o, const struct list_record *r, __u32 netns, __u32 pid)
+{
+	if (o->netns && netns != o->netns)
+		return false;
+	if (o->family && r->t.family != o->family)
+		return false;
+	if (o->port && r->t.sport != o->port && r->t.dport != o->port)
+		return false;
+	if (o->state && r->state != o->state)
+		return false;
+	if (o->pid && pid != o->pid)
+		return false;
+	if (o->at_risk_s >= 0 && (r->state != 1 /* ESTABLISHED */ || !r->full || r->keepalive ||
+				  r->silence_ms < o->at_risk_s * 1000ULL))
+		return false;
+	return true;
+}
+
+static const char *const timer_names[] = {
+	[LT_NONE] = "off", [LT_ON] = "on", [LT_KEEPALIVE] = "keepalive", [LT_PERSIST] = "persist",
+};
+
+static const char *timer_name(int t)
+{
+	return t >= 0 && t <= LT_PERSIST ? timer_names[t] : "unknown";
+}
+
+static void print_header(enum list_format f)
+{
+	if (f == FMT_CSV)
+		puts("netns,family,laddr,lport,raddr,rport,state,pid,comm,keepalive,ka_idle_s,"
+		     "ka_intvl_s,ka_cnt,ka_source,probes_out,timer,timer_ms,silence_ms,"
+		     "last_send_ms,user_timeout_ms,uid,inode");
+	else if (f == FMT_COLUMNS)
+		printf("%-10s %-11s %-27s %-27s %-7s %-15s %-3s %5s %5s %3s %-8s %6s %-16s %9s\n",
+		       "NETNS", "STATE", "LADDR:LPORT", "RADDR:RPORT", "PID", "COMM", "KA", "IDLE",
+		       "INTVL", "CNT", "SOURCE", "PROBES", "TIMER", "SILENCE");
+}
+
+static void print_csv_field(const char *s)
+{
+	if (!strpbrk(s, ",\"\n")) {
+		fputs(s, stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_record(enum list_format f, const struct list_record *r, __u32 netns, __u32 pid,
+			 const char *comm)
+{
+	char local[ADDR_STR_LEN], remote[ADDR_STR_LEN], timer[32];
+	int fam = r->t.family == AF_INET ? 4 : 6;
+
+	if (f == FMT_JSON) {
+		fputs("{", stdout);
+		json_conn_fields(stdout, netns, &r->t, pid, comm);
+		printf(",\"state\":\"%s\",\"keepalive\":%s", tcp_state_name(r->state),
+		       r->keepalive ? "true" : "false");
+		if (r->full)
+			printf(",\"ka_idle_s\":%u,\"ka_intvl_s\":%u,\"ka_cnt\":%u,\"ka_source\":\"%s\","
+			       "\"probes_out\":%u,\"timer\":\"%s\",\"timer_ms\":%d,\"silence_ms\":%u,"
+			       "\"last_send_ms\":%u,\"user_timeout_ms\":%u", r->ka_idle_ms / 1000,
+			       r->ka_intvl_ms / 1000, r->ka_cnt, ka_source_name(r->ka_source),
+			       r->probes_out, timer_name(r->timer), r->timer_ms, r->silence_ms,
+			       r->last_send_ms, r->user_timeout_ms);
+		else	/* TIME_WAIT, NEW_SYN_RECV: no full socket */
+			printf(",\"ka_idle_s\":null,\"ka_intvl_s\":null,\"ka_cnt\":null,"
+			       "\"ka_source\":\"none\",\"probes_out\":null,\"timer\":null,"
+			       "\"timer_ms\":null,\"silence_ms\":null,\"last_send_ms\":null,"
+			       "\"user_timeout_ms\":null");
+		printf(",\"uid\":%u,\"inode\":%llu}\n", r->uid, (unsigned long long)r->ino);
+		return;
+	}
+	if (f == FMT_CSV) {
+		format_ip(&r->t, 0, local, sizeof(local));
+		format_ip(&r->t, 1, remote, sizeof(remote));
+		printf("%u,%d,%s,%u,%s,%u,%s,%u,", netns, fam, local, r->t.sport, remote, r->t.dport,
+		       tcp_state_name(r->state), pid);
+		print_csv_field(comm);
+		if (r->full)
+			printf(",%d,%u,%u,%u,%s,%u,%s,%d,%u,%u,%u", r->keepalive, r->ka_idle_ms / 1000,
+			       r->ka_intvl_ms / 1000, r->ka_cnt, ka_source_name(r->ka_source),
+			       r->probes_out, timer_name(r->timer), r->timer_ms, r->silence_ms,
+			       r->last_send_ms, r->user_timeout_ms);
+		else
+			printf(",0,,,,none,,,,,,");
+		printf(",%u,%llu\n", r->uid, (unsigned long long)r->ino);
+		return;
+	}
+	format_endpoint(&r->t, 0, local, sizeof(local));
+	format_endpoint(&r->t, 1, remote, sizeof(remote));
+	if (!r->full) {
+		printf("%-10u %-11s %-27s %-27s %-7s %-15s %-3s\n", netns, tcp_state_name(r->state),
+		       local, remote, "-", "-", "-");
+		return;
+	}
+	if (r->timer == LT_NONE)
+		snprintf(timer, sizeof(timer), "off");
+	else
+		snprintf(timer, sizeof(timer), "%s,%.1fs,%u", timer_name(r->timer), r->timer_ms / 1e3,
+			 r->timer == LT_ON ? r->retransmits : r->probes_out);
+	printf("%-10u %-11s %-27s %-27s %-7u %-15s %-3s %5u %5u %3u %-8s %6u %-16s %8.1fs\n", netns,
+	       tcp_state_name(r->state), local, remote, pid, pid ? comm : "-",
+	       r->keepalive ? "on" : "off", r->ka_idle_ms / 1000, r->ka_intvl_ms / 1000, r->ka_cnt,
+	       ka_source_name(r->ka_source), r->probes_out, timer, r->silence_ms / 1e3);
+}
+
+/* Read a whole iterator: records may be split across read() calls. */
+static int walk(int iter_fd, const struct list_opts *o, __u32 netns,
+		const struct owner_table *owners, size_t *shown)
+{
+	static char buf[sizeof(struct list_record) * 256];
+	size_t have = 0;
+	ssize_t n;
+
+	while ((n = read(iter_fd, buf + have, sizeof(buf) - have)) > 0) {
+		size_t off = 0;
+
+		have += n;
+		for (; have - off >= sizeof(struct list_record); off += sizeof(struct list_record)) {
+			struct list_record r;
+			char comm[TASK_COMM_LEN] = "";
+			__u32 pid = 0;
+
+			memcpy(&r, buf + off, sizeof(r));
+			owner_table_find(owners, r.ino, &pid, comm);
+			if (!wanted(o, &r, netns, pid))
+				continue;
+			print_record(o->format, &r, netns, pid, comm);
+			(*shown)++;
+		}
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	return n < 0 ? -errno : 0;
+}
+
+static int list(const struct list_opts *o)
+{
+	enum { MAX_NETNS = 4096 };
+	static char paths[MAX_NETNS][NETNS_PATH_LEN];
+	struct owner_table *owners = NULL;
+	struct bpf_link *iter = NULL;
+	struct list_bpf *skel;
+	size_t n, shown = 0;
+	int self = -1, err = 1;
+
+	if (check_root() || check_btf())
+		return 1;
+	skel = list_bpf__open();
+	if (!skel) {
+		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
+		return 1;
+	}
+	skel->rodata->hz_fallback = timer_list_hz();
+	if (list_bpf__load(skel)) {
+		fprintf(stderr, "tcpkawatch: the kernel refused the iter/tcp program (%s): it needs "
+			"Linux 5.9 or later\n", strerror(errno));
+		goto out;
+	}
+	iter = bpf_program__attach_iter(skel->progs.ka_list, NULL);
+	self = open("/proc/self/ns/net", O_RDONLY);
+	if (!iter || self < 0) {
+		fprintf(stderr, "tcpkawatch: cannot create the TCP socket iterator: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	owners = owner_table_build("/proc");
+	n = list_netns(paths, MAX_NETNS);
+	print_header(o->format);
+	for (size_t i = 0; i < n; i++) {
+		int ns = open(paths[i], O_RDONLY), it;
+		struct stat st;
+
+		if (ns < 0 || fstat(ns, &st) || (o->netns && st.st_ino != o->netns) ||
+		    setns(ns, CLONE_NEWNET)) {
+			if (ns >= 0)
+				close(ns);
+			continue;	/* gone meanwhile, or filtered out */
+		}
+		close(ns);
+		it = bpf_iter_create(bpf_link__fd(iter));
+		if (it < 0 || walk(it, o, st.st_ino, owners, &shown)) {
+			fprintf(stderr, "tcpkawatch: reading the sockets of %s: %s\n", paths[i],
+				strerror(errno));
+			if (it >= 0)
+				close(it);
+			goto out;
+		}
+		close(it);
+	}
+	if (o->format == FMT_COLUMNS)
+		fprintf(stderr, "%zu connection(s)\n", shown);
+	err = 0;
+out:
+	if (self >= 0) {
+		if (setns(self, CLONE_NEWNET))
+			err = 1;
+		close(self);
+	}
+	owner_table_free(owners);
+	bpf_link__destroy(iter);
+	list_bpf__destroy(skel);
+	return err;
+}
+
+int list_main(int argc, char **argv)
+{
+	static const struct argp argp = {
+		.options = list_options,
+		.parser = list_parse,
+		.doc = list_doc,
+	};
+	struct list_opts o = { .at_risk_s = -1 };
+
+	argv[0] = "tcpkawatch list";	/* for --help */
+	argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, &o);
+	return list(&o);
+}
