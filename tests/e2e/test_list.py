@@ -1,0 +1,118 @@
+"""tcpkawatch list against ss, in namespaces the tests make."""
+import csv
+import io
+import json
+import subprocess
+
+from ka import TCPKAWATCH, Netns, check, run, wait_until
+from test_keepalive import open_pair
+
+SS_STATES = {"ESTAB": "ESTABLISHED", "LISTEN": "LISTEN", "TIME-WAIT": "TIME_WAIT",
+             "SYN-SENT": "SYN_SENT", "SYN-RECV": "SYN_RECV", "FIN-WAIT-1": "FIN_WAIT1",
+             "FIN-WAIT-2": "FIN_WAIT2", "CLOSE-WAIT": "CLOSE_WAIT", "LAST-ACK": "LAST_ACK",
+             "CLOSING": "CLOSING", "UNCONN": "CLOSE"}
+
+
+def port_of(endpoint):
+    port = endpoint.rsplit(":", 1)[1]
+    return 0 if port == "*" else int(port)
+
+
+def ss_sockets(ns):
+    """(state, lport, rport) -> keepalive timer (seconds, count) or None."""
+    out = run("ss", "-taioenH", ns=ns).stdout
+    merged = []
+    for line in out.splitlines():
+        if line[:1].isspace() and merged:
+            merged[-1] += " " + line.strip()
+        else:
+            merged.append(line)
+    socks = {}
+    for line in merged:
+        f = line.split()
+        key = (SS_STATES[f[0]], port_of(f[3]), port_of(f[4]))
+        timer = None
+        if "timer:(keepalive," in line:
+            t = line.split("timer:(keepalive,", 1)[1].split(")", 1)[0].split(",")
+            # "1.2sec", "2min"; iproute2 6.1 labels seconds "ms" ("4.348ms"
+            # for 4.348 s): keep both readings of that one
+            digits = t[0].rstrip("secmin")
+            num = float(digits) if digits else 0.0  # ss prints "" for an expired timer
+            secs = {num * 60} if t[0].endswith("min") else {num} if t[0].endswith("sec") \
+                else {num, num / 1000}
+            timer = (secs, int(t[1]))
+        socks[key] = timer
+    return socks
+
+
+def tcpkawatch_list(*args):
+    p = subprocess.run([TCPKAWATCH, "list", *map(str, args)], capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0, f"list {args}: rc {p.returncode} {p.stderr}")
+    return p.stdout
+
+
+def list_sockets(records, netns):
+    socks = {}
+    for r in records:
+        if r["netns"] != netns:
+            continue
+        timer = (r["timer_ms"] / 1000, r["probes_out"]) if r["timer"] == "keepalive" else None
+        socks[(r["state"], r["lport"], r["rport"])] = timer
+    return socks
+
+
+def test_list_agrees_with_ss():
+    """Two namespaces with the same ports: a probing connection to a
+    blackholed peer, an idle one without keepalive, listeners. list sees
+    every socket ss sees, with the same states, keepalive timers and
+    probe counts."""
+    ka = ("--idle", 1, "--intvl", 4, "--cnt", 5)
+    with Netns() as a, Netns() as b:
+        pairs = {}
+        for ns in (a, b):
+            pairs[ns.name] = (open_pair(ns, 5300, server_args=ka, client_args=ka),
+                              open_pair(ns, 5301, server_args=(), client_args=()))
+            ns.blackhole(5300)
+        for ns in (a, b):
+            wait_until(lambda ns=ns: sum(1 for t in ss_sockets(ns).values() if t and t[1] == 1)
+                       == 2, 10, f"both ends of 5300 in {ns.name} to have one probe out")
+        records = [json.loads(line) for line in tcpkawatch_list("--json").splitlines()]
+        for ns in (a, b):
+            theirs, ours = ss_sockets(ns), list_sockets(records, ns.inode)
+            check(set(theirs) == set(ours), f"{ns.name}: ss {sorted(theirs)} list {sorted(ours)}")
+            for key, timer in theirs.items():
+                mine = ours[key]
+                check((timer is None) == (mine is None), f"{key}: ss {timer} list {mine}")
+                if timer:
+                    check(timer[1] == mine[1] == 1 and any(abs(x - mine[0]) < 0.5 for x in timer[0]),
+                          f"{key}: ss timer {timer}, list {mine}")
+            (server, client, cport), _ = pairs[ns.name]
+            mine = [r for r in records if r["netns"] == ns.inode and r["lport"] == cport]
+            check(len(mine) == 1 and mine[0]["pid"] == client.pid and mine[0]["keepalive"]
+                  and mine[0]["ka_source"] == "app" and mine[0]["ka_idle_s"] == 1
+                  and mine[0]["ka_intvl_s"] == 4 and mine[0]["ka_cnt"] == 5,
+                  f"client record {mine}")
+
+
+def test_list_at_risk_and_formats():
+    with Netns() as ns:
+        ka_pair = open_pair(ns, 5310, server_args=("--idle", 60), client_args=("--idle", 60))
+        bare = open_pair(ns, 5311, server_args=(), client_args=())
+        run("sleep", "1.2")
+        risky = [json.loads(line) for line in
+                 tcpkawatch_list("--at-risk", 1, "-N", ns.inode, "--json").splitlines()]
+        ports = sorted((r["lport"], r["rport"]) for r in risky)
+        check(ports == sorted([(5311, bare[2]), (bare[2], 5311)]), f"at risk: {ports}")
+        check(all(not r["keepalive"] and r["silence_ms"] >= 1000 for r in risky), f"{risky}")
+        rows = list(csv.reader(io.StringIO(tcpkawatch_list("--csv", "-N", ns.inode))))
+        header, body = rows[0], rows[1:]
+        check(header[:3] == ["netns", "family", "laddr"] and len(body) >= 6 and
+              all(len(r) == len(header) for r in body), f"csv {rows}")
+        est = tcpkawatch_list("--state", "established", "-N", ns.inode, "-j").splitlines()
+        check(len(est) == 4 and all(json.loads(x)["state"] == "ESTABLISHED" for x in est),
+              f"--state: {est}")
+        p = subprocess.run([TCPKAWATCH, "list", "--state", "BOGUS"], capture_output=True,
+                           text=True, timeout=30)
+        check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, "bad --state")
+        del ka_pair
