@@ -93,6 +93,10 @@ struct conn_record *conn_table_update(struct conn_table *tab, const struct ka_ev
 		r->start_ns = e->start_ns;
 	r->last_ns = e->ts_ns;
 	r->ka_source = e->ka_source;
+	r->idle_ms = e->idle_ms;
+	r->intvl_ms = e->intvl_ms;
+	r->ka_cnt = e->probes_max;
+	r->user_timeout_ms = e->user_timeout_ms;
 	switch (e->type) {
 	case EV_PROBE:
 		r->probes_sent++;

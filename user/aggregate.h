@@ -19,6 +19,10 @@ struct conn_record {
 	__u32 probes_sent;
 	__u32 answers;		/* times the peer answered probes */
 	__u32 unanswered;	/* probes out now */
+	__u32 idle_ms;		/* effective keepalive settings, as of the */
+	__u32 intvl_ms;		/* last event */
+	__u32 ka_cnt;
+	__u32 user_timeout_ms;
 	enum conn_end end;
 	__u8 ka_source;		/* enum ka_source, as of the last event */
 	__u8 cause;		/* enum death_cause, for END_DEATH */

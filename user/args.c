@@ -29,6 +29,7 @@ static const char watch_doc[] =
 "  tcpkawatch -P 443 -6       # IPv6 connections with local or remote port 443\n"
 "  tcpkawatch -N 4026531840   # one network namespace (ls -iL /proc/PID/ns/net)\n"
 "  tcpkawatch --enforce 60,10,6  # fix and watch: keepalive for all new connections\n"
+"  tcpkawatch -s conns.jsonl  # at exit, append finished connections' records\n"
 "\n"
 "Turning keepalive on for programs that never set it: tcpkawatch enforce --help\n"
 "Every connection now, with its keepalive state: tcpkawatch list --help\n";
@@ -43,6 +44,8 @@ static const struct argp_option watch_options[] = {
 	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
 	{ "enforce", 'e', "IDLE,INTVL,CNT", 0,
 	  "Meanwhile turn keepalive on for every new connection (see tcpkawatch enforce)", 0 },
+	{ "stats-file", 's', "PATH", 0,
+	  "At exit, append each finished connection's record to PATH (JSON lines)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", -1 },
 	{ "version", 'V', NULL, 0, "Show the version", -1 },
@@ -110,6 +113,9 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'e':
 		parse_enforce_triple(arg, o);
+		break;
+	case 's':
+		o->stats_file = arg;
 		break;
 	case 'v':
 		o->verbose = true;

@@ -12,6 +12,7 @@ struct watch_opts {
 	__u16 port;		/* 0: any */
 	__u32 netns;		/* 0: any */
 	__u16 family;		/* 0: any, else AF_INET or AF_INET6 */
+	const char *stats_file;	/* NULL: none */
 	__u32 enforce_idle;	/* --enforce; 0: not asked */
 	__u32 enforce_intvl;
 	__u32 enforce_cnt;

@@ -142,6 +142,32 @@ static const char *end_name(enum conn_end end)
 	return end == END_DEATH ? "death" : end == END_CLOSED ? "closed" : "open";
 }
 
+/* One connection's record as a JSON object; event NULL: no "event" key. */
+static void json_record(FILE *f, const struct conn_record *r, __u64 end_ns, const char *event)
+{
+	fputc('{', f);
+	if (event)
+		fprintf(f, "\"event\":\"%s\",", event);
+	json_conn_fields(f, r->netns, &r->t, r->pid, r->comm);
+	fprintf(f, ",\"ka_source\":\"%s\",\"ka_idle_s\":%u,\"ka_intvl_s\":%u,\"ka_cnt\":%u,"
+		"\"user_timeout_ms\":%u,\"probes_sent\":%u,\"answered\":%u,\"unanswered\":%u,"
+		"\"end\":\"%s\"", ka_source_name(r->ka_source), r->idle_ms / 1000,
+		r->intvl_ms / 1000, r->ka_cnt, r->user_timeout_ms, r->probes_sent, r->answers,
+		r->unanswered, end_name(r->end));
+	if (r->end == END_DEATH)
+		fprintf(f, ",\"cause\":\"%s\",\"errno\":\"%s\"", cause_name(r->cause),
+			errno_name(r->err));
+	json_ms_or_null(f, "lifetime_ms", r->start_ns, end_ns);
+	fputs("}\n", f);
+}
+
+void out_stats_file(FILE *f, const struct conn_table *tab)
+{
+	for (size_t i = 0; i < tab->n; i++)
+		if (tab->all[i]->end != END_OPEN)
+			json_record(f, tab->all[i], tab->all[i]->last_ns, NULL);
+}
+
 void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 now_ns)
 {
 	char local[ADDR_STR_LEN], remote[ADDR_STR_LEN];
@@ -155,17 +181,7 @@ void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 no
 		__u64 end_ns = r->end == END_OPEN ? now_ns : r->last_ns;
 
 		if (o->json) {
-			fputs("{\"event\":\"summary\",", o->f);
-			json_conn_fields(o->f, r->netns, &r->t, r->pid, r->comm);
-			fprintf(o->f, ",\"ka_source\":\"%s\",\"probes_sent\":%u,\"answered\":%u,\"unanswered\":%u,"
-				"\"end\":\"%s\"", ka_source_name(r->ka_source), r->probes_sent,
-				r->answers, r->unanswered,
-				end_name(r->end));
-			if (r->end == END_DEATH)
-				fprintf(o->f, ",\"cause\":\"%s\",\"errno\":\"%s\"",
-					cause_name(r->cause), errno_name(r->err));
-			json_ms_or_null(o->f, "lifetime_ms", r->start_ns, end_ns);
-			fputs("}\n", o->f);
+			json_record(o->f, r, end_ns, "summary");
 			continue;
 		}
 		format_endpoint(&r->t, 0, local, sizeof(local));

@@ -17,6 +17,8 @@ struct out_ctx {
 void out_header(const struct out_ctx *o);
 void out_event(const struct out_ctx *o, const struct ka_event *e);
 void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 now_ns);
+/* Each finished connection's record, one JSON object a line. */
+void out_stats_file(FILE *f, const struct conn_table *tab);
 /* What was lost: records (ring buffer full), connections not tracked
  * (table full), hook runs the kernel skipped (BPF recursion guard).
  * Prints nothing when all are 0. */

@@ -165,11 +165,20 @@ static int watch(const struct watch_opts *opts)
 	struct watch_bpf *skel;
 	__u64 deadline = 0, lost_seen = 0, last_check = 0;
 	struct enforce_session *enforcer = NULL;
+	FILE *stats = NULL;
 	struct losses losses;
 	int err = 1;
 
 	if (check_kernel_support())
 		return 1;
+	if (opts->stats_file) {
+		stats = fopen(opts->stats_file, "a");
+		if (!stats) {
+			fprintf(stderr, "tcpkawatch: cannot write the stats file '%s': %s\n",
+				opts->stats_file, strerror(errno));
+			return 1;
+		}
+	}
 	skel = watch_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
@@ -246,12 +255,18 @@ static int watch(const struct watch_opts *opts)
 	/* Whatever is still queued belongs to this run. */
 	ring_buffer__consume(rb);
 	out_summary(&run.out, &run.conns, monotonic_ns());
+	if (stats)
+		out_stats_file(stats, &run.conns);
 	losses = read_losses(skel);
 	out_lost(&run.out, losses.ringbuf, losses.table_full, losses.hook_misses);
 	warn_lost(skel, &lost_seen);
 out:
 	enforce_detach(enforcer, true);
 	ring_buffer__free(rb);
+	if (stats && fclose(stats)) {
+		fprintf(stderr, "tcpkawatch: writing the stats file: %s\n", strerror(errno));
+		err = 1;
+	}
 	watch_bpf__destroy(skel);
 	conn_table_free(&run.conns);
 	return err ? 1 : 0;

@@ -1,4 +1,7 @@
 """Keepalive probes, answers and keepalive deaths, against nstat."""
+import json
+import os
+
 from ka import Netns, Peer, Watch, check
 
 KA = ("--idle", 1, "--intvl", 1, "--cnt", 2)
@@ -91,3 +94,35 @@ def test_keepalive_answered():
         summary = w.events("summary")
         check(len(summary) == 1 and summary[0]["end"] == "closed"
               and summary[0]["answered"] >= 3, f"summary {summary}")
+
+
+def test_stats_file():
+    """--stats-file: one JSON line per finished connection, with its cause."""
+    path = f"/tmp/tkw-stats-{os.getpid()}.jsonl"
+    try:
+        with Netns() as ns, Watch("-N", ns.inode, "--stats-file", path) as w:
+            dead = open_pair(ns, 5020)
+            alive = open_pair(ns, 5021, server_args=(), client_args=KA)
+            ns.blackhole(5020)
+            w.wait(lambda e: e["event"] == "death", 15, "two deaths", count=2)
+            w.wait(lambda e: e["event"] == "answered", 10, "an answer")
+            alive[1].stop()
+            alive[0].stop()
+            ns.wait_no_connections()
+            check(w.stop() == 0, "exit code")
+        with open(path) as f:
+            records = [json.loads(line) for line in f]
+        by_port = {r["lport"]: r for r in records}
+        check(len(records) == 3 and set(by_port) == {5020, dead[2], alive[2]},
+              f"records {records}")
+        for port in (5020, dead[2]):
+            r = by_port[port]
+            check(r["end"] == "death" and r["cause"] == "keepalive" and r["probes_sent"] == 2
+                  and r["ka_idle_s"] == 1 and r["ka_cnt"] == 2 and r["ka_source"] == "app",
+                  f"death record {r}")
+        r = by_port[alive[2]]
+        check(r["end"] == "closed" and r["answered"] >= 1 and r["pid"] == alive[1].pid,
+              f"closed record {r}")
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)

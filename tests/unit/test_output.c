@@ -108,16 +108,29 @@ int main(void)
 	out_lost(&o, 0, 0, 0);
 	s = finish(&o);
 	CHECK(strstr(s, "{\"event\":\"summary\",\"netns\":4026531840,") == s);
-	CHECK(strstr(s, "\"ka_source\":\"enforced\",\"probes_sent\":1,\"answered\":0,\"unanswered\":2,\"end\":\"death\","
+	CHECK(strstr(s, "\"ka_source\":\"enforced\",\"ka_idle_s\":0,\"ka_intvl_s\":0,\"ka_cnt\":2,"
+			"\"user_timeout_ms\":0,\"probes_sent\":1,\"answered\":0,\"unanswered\":2,\"end\":\"death\","
 			"\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"lifetime_ms\":5100}\n"));
 	CHECK(!strstr(s, "lost"));
+	free(s);
+
+	/* the stats file: finished connections only, no "event" key */
+	e = death_event();
+	e.type = EV_PROBE;
+	e.sk = 0xB;
+	conn_table_update(&tab, &e);
+	o = ctx(true);
+	out_stats_file(o.f, &tab);
+	s = finish(&o);
+	CHECK(!strncmp(s, "{\"netns\":4026531840,", 20) && strstr(s, "\"end\":\"death\"") &&
+	      !strchr(strchr(s, '\n') + 1, '\n'));
 	free(s);
 
 	o = ctx(false);
 	out_summary(&o, &tab, 9000000000ULL);
 	out_lost(&o, 3, 1, 2);
 	s = finish(&o);
-	CHECK(strstr(s, "SUMMARY: 1 connection(s) seen\n"));
+	CHECK(strstr(s, "SUMMARY: 2 connection(s) seen\n"));
 	CHECK(strstr(s, "1234    my \"app\"\n"));
 	CHECK(strstr(s, "LOST: 3 event record(s) dropped (ring buffer full), 1 connection(s) "
 			"untracked (table full), 2 hook run(s) skipped by the kernel\n"));
