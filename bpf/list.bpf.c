@@ -71,8 +71,10 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	r.ka_intvl_ms = ka_intvl_ms(sk);
 	r.ka_cnt = ka_cnt(sk);
 	r.user_timeout_ms = icsk->icsk_user_timeout;
-	r.silence_ms = jiffies_to_ms((__u32)now - tp->rcv_tstamp);
-	r.last_send_ms = jiffies_to_ms((__u32)now - tp->lsndtime);
+	if (r.state != TCP_LISTEN) {	/* a listener receives and sends nothing */
+		r.silence_ms = jiffies_to_ms((__u32)now - tp->rcv_tstamp);
+		r.last_send_ms = jiffies_to_ms((__u32)now - tp->lsndtime);
+	}
 	pending = icsk->icsk_pending;
 	if (pending == ICSK_TIME_RETRANS || pending == ICSK_TIME_LOSS_PROBE ||
 	    pending == ICSK_TIME_REO_TIMEOUT) {

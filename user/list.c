@@ -317,6 +317,7 @@ static int list(const struct list_opts *o)
 		}
 		close(it);
 	}
+	fflush(stdout);
 	if (o->format == FMT_COLUMNS)
 		fprintf(stderr, "%zu connection(s)\n", shown);
 	err = 0;
