@@ -3,23 +3,17 @@
  * its keepalive state, from iter/tcp entered per namespace. */
 #include <argp.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include "args.h"
 #include "decode.h"
 #include "kernel.h"
 #include "list.h"
-#include "list.skel.h"
 #include "output.h"
 #include "owner.h"
+#include "snapshot.h"
 
 enum list_format { FMT_COLUMNS, FMT_JSON, FMT_CSV };
 
@@ -233,104 +227,45 @@ static void print_record(enum list_format f, const struct list_record *r, __u32 
 	       ka_source_name(r->ka_source), r->probes_out, timer, r->silence_ms / 1e3);
 }
 
-/* Read a whole iterator: records may be split across read() calls. */
-static int walk(int iter_fd, const struct list_opts *o, __u32 netns,
-		const struct owner_table *owners, size_t *shown)
+struct list_run {
+	const struct list_opts *opts;
+	struct owner_table *owners;
+	size_t shown;
+};
+
+static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 {
-	static char buf[sizeof(struct list_record) * 256];
-	size_t have = 0;
-	ssize_t n;
+	struct list_run *run = ctx;
+	char comm[TASK_COMM_LEN] = "";
+	__u32 pid = 0;
 
-	while ((n = read(iter_fd, buf + have, sizeof(buf) - have)) > 0) {
-		size_t off = 0;
-
-		have += n;
-		for (; have - off >= sizeof(struct list_record); off += sizeof(struct list_record)) {
-			struct list_record r;
-			char comm[TASK_COMM_LEN] = "";
-			__u32 pid = 0;
-
-			memcpy(&r, buf + off, sizeof(r));
-			owner_table_find(owners, r.ino, &pid, comm);
-			if (!wanted(o, &r, netns, pid))
-				continue;
-			print_record(o->format, &r, netns, pid, comm);
-			(*shown)++;
-		}
-		memmove(buf, buf + off, have - off);
-		have -= off;
-	}
-	return n < 0 ? -errno : 0;
+	owner_table_find(run->owners, r->ino, &pid, comm);
+	if (!wanted(run->opts, r, netns, pid))
+		return;
+	print_record(run->opts->format, r, netns, pid, comm);
+	run->shown++;
 }
 
 static int list(const struct list_opts *o)
 {
-	enum { MAX_NETNS = 4096 };
-	static char paths[MAX_NETNS][NETNS_PATH_LEN];
-	struct owner_table *owners = NULL;
-	struct bpf_link *iter = NULL;
-	struct list_bpf *skel;
-	size_t n, shown = 0;
-	int self = -1, err = 1;
+	struct list_run run = { .opts = o };
+	struct snapshot *snap;
+	int err;
 
 	if (check_root() || check_btf())
 		return 1;
-	skel = list_bpf__open();
-	if (!skel) {
-		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
+	snap = snapshot_open();
+	if (!snap)
 		return 1;
-	}
-	skel->rodata->hz_fallback = timer_list_hz();
-	if (list_bpf__load(skel)) {
-		fprintf(stderr, "tcpkawatch: the kernel refused the iter/tcp program (%s): it needs "
-			"Linux 5.9 or later\n", strerror(errno));
-		goto out;
-	}
-	iter = bpf_program__attach_iter(skel->progs.ka_list, NULL);
-	self = open("/proc/self/ns/net", O_RDONLY);
-	if (!iter || self < 0) {
-		fprintf(stderr, "tcpkawatch: cannot create the TCP socket iterator: %s\n",
-			strerror(errno));
-		goto out;
-	}
-	owners = owner_table_build("/proc");
-	n = list_netns(paths, MAX_NETNS);
+	run.owners = owner_table_build("/proc");
 	print_header(o->format);
-	for (size_t i = 0; i < n; i++) {
-		int ns = open(paths[i], O_RDONLY), it;
-		struct stat st;
-
-		if (ns < 0 || fstat(ns, &st) || (o->netns && st.st_ino != o->netns) ||
-		    setns(ns, CLONE_NEWNET)) {
-			if (ns >= 0)
-				close(ns);
-			continue;	/* gone meanwhile, or filtered out */
-		}
-		close(ns);
-		it = bpf_iter_create(bpf_link__fd(iter));
-		if (it < 0 || walk(it, o, st.st_ino, owners, &shown)) {
-			fprintf(stderr, "tcpkawatch: reading the sockets of %s: %s\n", paths[i],
-				strerror(errno));
-			if (it >= 0)
-				close(it);
-			goto out;
-		}
-		close(it);
-	}
+	err = snapshot_walk(snap, o->netns, list_one, &run);
 	fflush(stdout);
 	if (o->format == FMT_COLUMNS)
-		fprintf(stderr, "%zu connection(s)\n", shown);
-	err = 0;
-out:
-	if (self >= 0) {
-		if (setns(self, CLONE_NEWNET))
-			err = 1;
-		close(self);
-	}
-	owner_table_free(owners);
-	bpf_link__destroy(iter);
-	list_bpf__destroy(skel);
-	return err;
+		fprintf(stderr, "%zu connection(s)\n", run.shown);
+	owner_table_free(run.owners);
+	snapshot_close(snap);
+	return err ? 1 : 0;
 }
 
 int list_main(int argc, char **argv)

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Every TCP socket of every network namespace, from iter/tcp. */
+#ifndef SNAPSHOT_H
+#define SNAPSHOT_H
+#include <linux/types.h>
+#include "tcpkawatch.h"
+
+struct snapshot;
+typedef void (*snapshot_cb)(void *ctx, const struct list_record *r, __u32 netns);
+
+/* Load and attach the iterator; NULL with one line on stderr on failure. */
+struct snapshot *snapshot_open(void);
+/* Calls cb for every socket of every namespace (only netns, if not 0).
+ * 0, or -1 with one line on stderr. */
+int snapshot_walk(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx);
+void snapshot_close(struct snapshot *s);
+
+#endif
