@@ -10,7 +10,7 @@
 #include "args.h"
 #include "tcpkawatch.h"
 
-const char *argp_program_version = "tcpkawatch 0.1";
+const char *argp_program_version = "tcpkawatch " TCPKAWATCH_VERSION;
 const char *argp_program_bug_address = "the project's issue tracker";
 
 static const char watch_doc[] =
@@ -32,7 +32,8 @@ static const char watch_doc[] =
 "  tcpkawatch -s conns.jsonl  # at exit, append finished connections' records\n"
 "\n"
 "Turning keepalive on for programs that never set it: tcpkawatch enforce --help\n"
-"Every connection now, with its keepalive state: tcpkawatch list --help\n";
+"Every connection now, with its keepalive state: tcpkawatch list --help\n"
+"Prometheus metrics: tcpkawatch export --help\n";
 
 static const struct argp_option watch_options[] = {
 	{ "json", 'j', NULL, 0, "One JSON object per line on stdout", 0 },

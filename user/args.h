@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
+#define TCPKAWATCH_VERSION "0.1"
+
 struct watch_opts {
 	bool json;
 	bool verbose;

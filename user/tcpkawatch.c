@@ -13,6 +13,7 @@
 #include "args.h"
 #include "enforce.h"
 #include "list.h"
+#include "watch.h"
 #include "kernel.h"
 #include "output.h"
 #include "owner.h"
@@ -37,6 +38,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 struct watch_run {
 	__u32 filter_pid;
+	struct exporter *ex;
 	struct out_ctx out;
 	struct conn_table conns;
 	bool out_of_memory;
@@ -68,7 +70,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 		run->out_of_memory = true;
 		fprintf(stderr, "tcpkawatch: out of memory: summary incomplete\n");
 	}
-	out_event(&run->out, &e);
+	if (run->ex)
+		exporter_count(run->ex, &e);
+	else
+		out_event(&run->out, &e);
 	return 0;
 }
 
@@ -98,14 +103,10 @@ static __u64 hook_misses(struct watch_bpf *skel)
 	return sum;
 }
 
-struct losses {
-	__u64 ringbuf, table_full, hook_misses;
-};
-
-static struct losses read_losses(struct watch_bpf *skel)
+static struct export_losses read_losses(struct watch_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.counters);
-	struct losses l = {
+	struct export_losses l = {
 		.ringbuf = percpu_counter_sum(fd, CNT_RINGBUF_LOST),
 		.table_full = percpu_counter_sum(fd, CNT_CONN_TABLE_FULL),
 		.hook_misses = hook_misses(skel),
@@ -117,7 +118,7 @@ static struct losses read_losses(struct watch_bpf *skel)
 /* Losses are reported on stderr as soon as they are seen, and at exit. */
 static void warn_lost(struct watch_bpf *skel, __u64 *seen)
 {
-	struct losses l = read_losses(skel);
+	struct export_losses l = read_losses(skel);
 	__u64 total = l.ringbuf + l.table_full + l.hook_misses;
 
 	if (total > *seen)
@@ -155,10 +156,11 @@ static int attach_all(struct watch_bpf *skel)
 	return 0;
 }
 
-static int watch(const struct watch_opts *opts)
+int watch(const struct watch_opts *opts, struct exporter *ex, const char *listen)
 {
 	struct watch_run run = {
 		.filter_pid = opts->pid,
+		.ex = ex,
 		.out = { .f = stdout, .json = opts->json },
 	};
 	struct ring_buffer *rb = NULL;
@@ -166,7 +168,7 @@ static int watch(const struct watch_opts *opts)
 	__u64 deadline = 0, lost_seen = 0, last_check = 0;
 	struct enforce_session *enforcer = NULL;
 	FILE *stats = NULL;
-	struct losses losses;
+	struct export_losses losses;
 	int err = 1;
 
 	if (check_kernel_support())
@@ -230,10 +232,15 @@ static int watch(const struct watch_opts *opts)
 	signal(SIGTERM, on_signal);
 	if (opts->duration_s)
 		deadline = monotonic_ns() + opts->duration_s * 1000000000ULL;
-	fprintf(stderr, "Watching TCP keepalive probes and connection deaths%s%s. Ctrl-C to end.\n",
-		enforcer ? ", enforcing keepalive on new connections" : "",
-		opts->duration_s ? " (with a time limit)" : "");
-	out_header(&run.out);
+	if (ex)
+		fprintf(stderr, "Serving Prometheus metrics on http://%s/metrics. Ctrl-C to end.\n",
+			listen);
+	else
+		fprintf(stderr, "Watching TCP keepalive probes and connection deaths%s%s. "
+			"Ctrl-C to end.\n", enforcer ? ", enforcing keepalive on new connections" : "",
+			opts->duration_s ? " (with a time limit)" : "");
+	if (!ex)
+		out_header(&run.out);
 	while (!exiting) {
 		__u64 now;
 
@@ -249,16 +256,22 @@ static int watch(const struct watch_opts *opts)
 			warn_lost(skel, &lost_seen);
 			last_check = now;
 		}
+		if (ex) {
+			losses = read_losses(skel);
+			exporter_serve(ex, &losses);
+		}
 		if (deadline && now >= deadline)
 			break;
 	}
 	/* Whatever is still queued belongs to this run. */
 	ring_buffer__consume(rb);
-	out_summary(&run.out, &run.conns, monotonic_ns());
+	if (!ex)
+		out_summary(&run.out, &run.conns, monotonic_ns());
 	if (stats)
 		out_stats_file(stats, &run.conns);
 	losses = read_losses(skel);
-	out_lost(&run.out, losses.ringbuf, losses.table_full, losses.hook_misses);
+	if (!ex)
+		out_lost(&run.out, losses.ringbuf, losses.table_full, losses.hook_misses);
 	warn_lost(skel, &lost_seen);
 out:
 	enforce_detach(enforcer, true);
@@ -280,8 +293,10 @@ int main(int argc, char **argv)
 		return enforce_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "list"))
 		return list_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "export"))
+		return export_main(argc - 1, argv + 1);
 	parse_watch_args(argc, argv, &opts);
 	verbose = opts.verbose;
 	libbpf_set_print(libbpf_print);
-	return watch(&opts);
+	return watch(&opts, NULL, NULL);
 }
