@@ -9,9 +9,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # build: compiler, BPF toolchain, libbpf; tests: nft, ip/ss/nstat,
-# python3, sysctl, setpriv
+# python3, sysctl, setpriv, prometheus and promtool (export)
 PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool
-      nftables iproute2 python3 procps util-linux"
+      nftables iproute2 python3 procps util-linux prometheus"
 
 missing=()
 for p in $PKGS; do

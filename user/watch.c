@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The observer: load, attach, read events, summarize. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "aggregate.h"
+#include "args.h"
+#include "enforce.h"
+#include "kernel.h"
+#include "output.h"
+#include "owner.h"
+#include "watch.skel.h"
+#include "watch.h"
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+struct watch_run {
+	__u32 filter_pid;
+	struct exporter *ex;
+	struct out_ctx out;
+	struct conn_table conns;
+	bool out_of_memory;
+};
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct watch_run *run = ctx;
+	struct ka_event e;
+
+	if (size < sizeof(e))
+		return 0;
+	memcpy(&e, data, sizeof(e));
+	/* Opened before we attached: the owner found at an earlier event,
+	 * else the process holding the socket's inode now. */
+	if (!e.pid) {
+		const struct conn_record *r = conn_table_find_open(&run->conns, e.sk, e.netns);
+
+		if (r && r->pid) {
+			e.pid = r->pid;
+			memcpy(e.comm, r->comm, sizeof(e.comm));
+		} else if (e.ino) {
+			owner_by_inode("/proc", e.ino, &e.pid, e.comm);
+		}
+	}
+	if (run->filter_pid && e.pid != run->filter_pid)
+		return 0;
+	if (!conn_table_update(&run->conns, &e) && !run->out_of_memory) {
+		run->out_of_memory = true;
+		fprintf(stderr, "tcpkawatch: out of memory: summary incomplete\n");
+	}
+	if (run->ex)
+		exporter_count(run->ex, &e);
+	else
+		out_event(&run->out, &e);
+	return 0;
+}
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Runs of our programs the kernel skipped: __bpf_trace_run() drops a run
+ * while the same program is active on that CPU (a tracepoint hit in a
+ * softirq that interrupted it), counting it in recursion_misses. */
+static __u64 hook_misses(struct watch_bpf *skel)
+{
+	struct bpf_program *prog;
+	__u64 sum = 0;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
+static struct export_losses read_losses(struct watch_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.counters);
+	struct export_losses l = {
+		.ringbuf = percpu_counter_sum(fd, CNT_RINGBUF_LOST),
+		.table_full = percpu_counter_sum(fd, CNT_CONN_TABLE_FULL),
+		.hook_misses = hook_misses(skel),
+	};
+
+	return l;
+}
+
+/* Losses are reported on stderr as soon as they are seen, and at exit. */
+static void warn_lost(struct watch_bpf *skel, __u64 *seen)
+{
+	struct export_losses l = read_losses(skel);
+	__u64 total = l.ringbuf + l.table_full + l.hook_misses;
+
+	if (total > *seen)
+		fprintf(stderr, "tcpkawatch: warning: lost so far: %llu event record(s) (ring buffer "
+			"full), %llu connection(s) untracked (table full), %llu hook run(s) "
+			"skipped by the kernel\n", (unsigned long long)l.ringbuf,
+			(unsigned long long)l.table_full, (unsigned long long)l.hook_misses);
+	*seen = total;
+}
+
+static const char *attach_names[] = {
+	"tp_btf/timer_expire_entry", "tp_btf/timer_expire_exit",
+	"tp_btf/inet_sock_set_state", "tp_btf/tcp_receive_reset",
+};
+
+static int attach_all(struct watch_bpf *skel)
+{
+	struct bpf_program *progs[] = {
+		skel->progs.ka_timer_entry, skel->progs.ka_timer_exit,
+		skel->progs.ka_set_state, skel->progs.ka_receive_reset,
+	};
+	struct bpf_link **links[] = {
+		&skel->links.ka_timer_entry, &skel->links.ka_timer_exit,
+		&skel->links.ka_set_state, &skel->links.ka_receive_reset,
+	};
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		*links[i] = bpf_program__attach(progs[i]);
+		if (!*links[i]) {
+			fprintf(stderr, "tcpkawatch: cannot attach %s: %s\n", attach_names[i],
+				strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int watch(const struct watch_opts *opts, struct exporter *ex, const char *listen)
+{
+	struct watch_run run = {
+		.filter_pid = opts->pid,
+		.ex = ex,
+		.out = { .f = stdout, .json = opts->json },
+	};
+	struct ring_buffer *rb = NULL;
+	struct watch_bpf *skel;
+	__u64 deadline = 0, lost_seen = 0, last_check = 0;
+	struct enforce_session *enforcer = NULL;
+	FILE *stats = NULL;
+	struct export_losses losses;
+	int err = 1;
+
+	if (check_kernel_support())
+		return 1;
+	if (opts->stats_file) {
+		stats = fopen(opts->stats_file, "a");
+		if (!stats) {
+			fprintf(stderr, "tcpkawatch: cannot write the stats file '%s': %s\n",
+				opts->stats_file, strerror(errno));
+			return 1;
+		}
+	}
+	skel = watch_bpf__open();
+	if (!skel) {
+		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
+		return 1;
+	}
+	skel->rodata->filter_pid = opts->pid;
+	skel->rodata->filter_port = opts->port;
+	skel->rodata->filter_netns = opts->netns;
+	skel->rodata->filter_family = opts->family;
+	skel->rodata->hz_fallback = timer_list_hz();
+	if (watch_bpf__load(skel)) {
+		fprintf(stderr, "tcpkawatch: the kernel refused the BPF programs (%s): it needs "
+			"BTF tracepoints (tp_btf), sk_storage from tracing programs and "
+			"bpf_jiffies64, Linux 5.11 or later; -v shows the verifier's log\n",
+			strerror(errno));
+		goto out;
+	}
+	if (!skel->kconfig->CONFIG_HZ && !skel->rodata->hz_fallback) {
+		fprintf(stderr, "tcpkawatch: cannot tell the kernel's HZ: no kernel config and "
+			"no /proc/timer_list\n");
+		goto out;
+	}
+	if (conn_table_init(&run.conns, 4096)) {
+		fprintf(stderr, "tcpkawatch: out of memory\n");
+		goto out;
+	}
+	run.out.realtime_offset_ns = realtime_offset_ns();
+	run.out.addr_width = opts->family == AF_INET ? 21 : opts->family == AF_INET6 ? 47 : 27;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, &run, NULL);
+	if (!rb) {
+		fprintf(stderr, "tcpkawatch: cannot map the ring buffer: %s\n", strerror(errno));
+		goto out;
+	}
+	if (attach_all(skel))
+		goto out;
+	if (opts->enforce_cnt) {
+		struct enforce_policy policy = {
+			.idle_s = opts->enforce_idle,
+			.intvl_s = opts->enforce_intvl,
+			.cnt = opts->enforce_cnt,
+		};
+
+		enforcer = enforce_attach(&policy, NULL);
+		if (!enforcer)
+			goto out;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (opts->duration_s)
+		deadline = monotonic_ns() + opts->duration_s * 1000000000ULL;
+	if (ex)
+		fprintf(stderr, "Serving Prometheus metrics on http://%s/metrics. Ctrl-C to end.\n",
+			listen);
+	else
+		fprintf(stderr, "Watching TCP keepalive probes and connection deaths%s%s. "
+			"Ctrl-C to end.\n", enforcer ? ", enforcing keepalive on new connections" : "",
+			opts->duration_s ? " (with a time limit)" : "");
+	if (!ex)
+		out_header(&run.out);
+	while (!exiting) {
+		__u64 now;
+
+		err = ring_buffer__poll(rb, 100);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "tcpkawatch: reading events: %s\n", strerror(-err));
+			err = 1;
+			break;
+		}
+		err = 0;
+		now = monotonic_ns();
+		if (now - last_check >= 1000000000ULL) {
+			warn_lost(skel, &lost_seen);
+			last_check = now;
+		}
+		if (ex) {
+			losses = read_losses(skel);
+			exporter_serve(ex, &losses);
+		}
+		if (deadline && now >= deadline)
+			break;
+	}
+	/* Whatever is still queued belongs to this run. */
+	ring_buffer__consume(rb);
+	if (!ex)
+		out_summary(&run.out, &run.conns, monotonic_ns());
+	if (stats)
+		out_stats_file(stats, &run.conns);
+	losses = read_losses(skel);
+	if (!ex)
+		out_lost(&run.out, losses.ringbuf, losses.table_full, losses.hook_misses);
+	warn_lost(skel, &lost_seen);
+out:
+	enforce_detach(enforcer, true);
+	ring_buffer__free(rb);
+	if (stats && fclose(stats)) {
+		fprintf(stderr, "tcpkawatch: writing the stats file: %s\n", strerror(errno));
+		err = 1;
+	}
+	watch_bpf__destroy(skel);
+	conn_table_free(&run.conns);
+	return err ? 1 : 0;
+}
