@@ -12,13 +12,14 @@ CFLAGS += -Wall -Wextra -Werror -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser
 BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
 	-D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf
 # libbpf is linked statically: one binary with the BPF object embedded.
-LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
+LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses
 
 BPF_OBJS := $(OUTPUT)/watch.bpf.o $(OUTPUT)/enforce.bpf.o $(OUTPUT)/list.bpf.o
 SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
 LIB_SRCS := user/args.c user/decode.c user/aggregate.c user/output.c \
 	user/owner.c user/kernel.c user/enforce.c user/list.c \
-	user/snapshot.c user/export.c user/watch.c
+	user/snapshot.c user/export.c user/watch.c \
+	user/top.c
 LIB_OBJS := $(LIB_SRCS:user/%.c=$(OUTPUT)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/%)

@@ -9,9 +9,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # build: compiler, BPF toolchain, libbpf; tests: nft, ip/ss/nstat,
-# python3, sysctl, setpriv, prometheus and promtool (export)
-PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool
-      nftables iproute2 python3 procps util-linux prometheus"
+# python3, sysctl, setpriv, prometheus and promtool (export), tmux (top)
+PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libncurses-dev pkg-config
+      bpftool nftables iproute2 python3 procps util-linux prometheus tmux"
 
 missing=()
 for p in $PKGS; do

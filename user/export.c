@@ -50,6 +50,8 @@ struct scrape {
 	__u64 conn_dropped;
 };
 
+static void exporter_close(struct exporter *ex);
+
 static int parse_listen(const char *arg, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[64];
@@ -86,7 +88,7 @@ static int parse_listen(const char *arg, struct sockaddr_storage *ss, socklen_t 
 	return -1;
 }
 
-struct exporter *exporter_open(const char *listen_addr, unsigned int per_conn_max)
+static struct exporter *exporter_open(const char *listen_addr, unsigned int per_conn_max)
 {
 	struct exporter *ex = calloc(1, sizeof(*ex));
 	struct sockaddr_storage ss;
@@ -119,7 +121,7 @@ fail:
 	return NULL;
 }
 
-void exporter_close(struct exporter *ex)
+static void exporter_close(struct exporter *ex)
 {
 	if (!ex)
 		return;
@@ -130,7 +132,7 @@ void exporter_close(struct exporter *ex)
 	free(ex);
 }
 
-void exporter_count(struct exporter *ex, const struct ka_event *e)
+static void exporter_count(struct exporter *ex, const struct ka_event *e)
 {
 	struct counter key = { .netns = e->netns, .type = e->type };
 	size_t i;
@@ -323,7 +325,7 @@ static void answer(int fd, struct exporter *ex, const struct export_losses *l)
 	free(body);
 }
 
-void exporter_serve(struct exporter *ex, const struct export_losses *l)
+static void exporter_serve(struct exporter *ex, const struct export_losses *l)
 {
 	int fd;
 
@@ -331,6 +333,17 @@ void exporter_serve(struct exporter *ex, const struct export_losses *l)
 		answer(fd, ex, l);
 		close(fd);
 	}
+}
+
+static void sink_event(void *ctx, const struct ka_event *e)
+{
+	exporter_count(ctx, e);
+}
+
+static bool sink_tick(void *ctx, const struct export_losses *l)
+{
+	exporter_serve(ctx, l);
+	return true;
 }
 
 struct export_opts {
@@ -393,7 +406,9 @@ int export_main(int argc, char **argv)
 	};
 	struct export_opts o = { .listen = DEFAULT_LISTEN };
 	struct watch_opts wopts = {};
+	struct watch_sink sink = { .event = sink_event, .tick = sink_tick };
 	struct exporter *ex;
+	char ready[128];
 	int err;
 
 	argv[0] = "tcpkawatch export";	/* for --help */
@@ -405,7 +420,11 @@ int export_main(int argc, char **argv)
 	ex = exporter_open(o.listen, o.per_conn);
 	if (!ex)
 		return 1;
-	err = watch(&wopts, ex, o.listen);
+	snprintf(ready, sizeof(ready), "Serving Prometheus metrics on http://%s/metrics. "
+		 "Ctrl-C to end.", o.listen);
+	sink.ready = ready;
+	sink.ctx = ex;
+	err = watch(&wopts, &sink);
 	exporter_close(ex);
 	return err;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* tcpkawatch: TCP keepalive probes and connection deaths, system-wide.
- * watch (the default), enforce, list and export. */
+ * watch (the default), enforce, list, export and top. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "enforce.h"
 #include "export.h"
 #include "list.h"
+#include "top.h"
 #include "watch.h"
 
 static bool verbose;
@@ -32,7 +33,9 @@ int main(int argc, char **argv)
 		return list_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "export"))
 		return export_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "top"))
+		return top_main(argc - 1, argv + 1);
 	parse_watch_args(argc, argv, &opts);
 	verbose = opts.verbose;
-	return watch(&opts, NULL, NULL);
+	return watch(&opts, NULL);
 }

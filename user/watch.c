@@ -28,7 +28,7 @@ static void on_signal(int sig)
 
 struct watch_run {
 	__u32 filter_pid;
-	struct exporter *ex;
+	const struct watch_sink *sink;
 	struct out_ctx out;
 	struct conn_table conns;
 	bool out_of_memory;
@@ -60,8 +60,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		run->out_of_memory = true;
 		fprintf(stderr, "tcpkawatch: out of memory: summary incomplete\n");
 	}
-	if (run->ex)
-		exporter_count(run->ex, &e);
+	if (run->sink)
+		run->sink->event(run->sink->ctx, &e);
 	else
 		out_event(&run->out, &e);
 	return 0;
@@ -146,11 +146,11 @@ static int attach_all(struct watch_bpf *skel)
 	return 0;
 }
 
-int watch(const struct watch_opts *opts, struct exporter *ex, const char *listen)
+int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 {
 	struct watch_run run = {
 		.filter_pid = opts->pid,
-		.ex = ex,
+		.sink = sink,
 		.out = { .f = stdout, .json = opts->json },
 	};
 	struct ring_buffer *rb = NULL;
@@ -222,14 +222,13 @@ int watch(const struct watch_opts *opts, struct exporter *ex, const char *listen
 	signal(SIGTERM, on_signal);
 	if (opts->duration_s)
 		deadline = monotonic_ns() + opts->duration_s * 1000000000ULL;
-	if (ex)
-		fprintf(stderr, "Serving Prometheus metrics on http://%s/metrics. Ctrl-C to end.\n",
-			listen);
+	if (sink)
+		fprintf(stderr, "%s\n", sink->ready);
 	else
 		fprintf(stderr, "Watching TCP keepalive probes and connection deaths%s%s. "
 			"Ctrl-C to end.\n", enforcer ? ", enforcing keepalive on new connections" : "",
 			opts->duration_s ? " (with a time limit)" : "");
-	if (!ex)
+	if (!sink)
 		out_header(&run.out);
 	while (!exiting) {
 		__u64 now;
@@ -242,25 +241,25 @@ int watch(const struct watch_opts *opts, struct exporter *ex, const char *listen
 		}
 		err = 0;
 		now = monotonic_ns();
-		if (now - last_check >= 1000000000ULL) {
+		if (sink) {
+			losses = read_losses(skel);
+			if (!sink->tick(sink->ctx, &losses))
+				break;
+		} else if (now - last_check >= 1000000000ULL) {
 			warn_lost(skel, &lost_seen);
 			last_check = now;
-		}
-		if (ex) {
-			losses = read_losses(skel);
-			exporter_serve(ex, &losses);
 		}
 		if (deadline && now >= deadline)
 			break;
 	}
 	/* Whatever is still queued belongs to this run. */
 	ring_buffer__consume(rb);
-	if (!ex)
+	if (!sink)
 		out_summary(&run.out, &run.conns, monotonic_ns());
 	if (stats)
 		out_stats_file(stats, &run.conns);
 	losses = read_losses(skel);
-	if (!ex)
+	if (!sink)
 		out_lost(&run.out, losses.ringbuf, losses.table_full, losses.hook_misses);
 	warn_lost(skel, &lost_seen);
 out:

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+/* `tcpkawatch top`: a live view of connections by unanswered probes, then
+ * silence, with the deaths seen by cause; a snapshot each second. */
+#include <argp.h>
+#include <curses.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "args.h"
+#include "decode.h"
+#include "snapshot.h"
+#include "top.h"
+#include "watch.h"
+
+struct top_row {
+	struct list_record r;
+	__u32 netns;
+};
+
+struct top {
+	struct snapshot *snap;
+	__u64 deaths[CAUSE_MAX];
+	struct top_row *rows;
+	size_t n, cap;
+	size_t scroll;
+	struct timespec last_draw;
+	bool screen;
+};
+
+static void top_event(void *ctx, const struct ka_event *e)
+{
+	struct top *t = ctx;
+
+	if (e->type == EV_DEATH && e->cause < CAUSE_MAX)
+		t->deaths[e->cause]++;
+}
+
+static void collect(void *ctx, const struct list_record *r, __u32 netns)
+{
+	struct top *t = ctx;
+
+	if (!r->full || r->state == 10 /* LISTEN */)
+		return;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct top_row *rows = realloc(t->rows, cap * sizeof(*rows));
+
+		if (!rows)
+			return;
+		t->rows = rows;
+		t->cap = cap;
+	}
+	t->rows[t->n].r = *r;
+	t->rows[t->n++].netns = netns;
+}
+
+/* Unanswered probes first, then the longest silence. */
+static int by_risk(const void *a, const void *b)
+{
+	const struct list_record *x = &((const struct top_row *)a)->r;
+	const struct list_record *y = &((const struct top_row *)b)->r;
+
+	if (x->probes_out != y->probes_out)
+		return y->probes_out - x->probes_out;
+	return x->silence_ms < y->silence_ms ? 1 : x->silence_ms > y->silence_ms ? -1 : 0;
+}
+
+static void draw(struct top *t, const struct export_losses *l)
+{
+	char local[ADDR_STR_LEN], remote[ADDR_STR_LEN];
+	size_t probing = 0, shown;
+	int y = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		probing += t->rows[i].r.probes_out > 0;
+	erase();
+	mvprintw(y++, 0, "tcpkawatch top: %zu connection(s), %zu probing an unanswering peer"
+		 "   (q quits, arrows scroll)", t->n, probing);
+	move(y++, 0);
+	printw("deaths:");
+	for (int c = CAUSE_KEEPALIVE; c < CAUSE_MAX; c++)
+		printw(" %s %llu", cause_name(c), (unsigned long long)t->deaths[c]);
+	if (l->ringbuf + l->table_full + l->hook_misses)
+		printw("   LOST %llu", (unsigned long long)(l->ringbuf + l->table_full + l->hook_misses));
+	y++;
+	attron(A_REVERSE);
+	mvprintw(y++, 0, "%-10s %-11s %-27s %-27s %-3s %6s %-8s %9s %9s", "NETNS", "STATE",
+		 "LADDR:LPORT", "RADDR:RPORT", "KA", "PROBES", "SOURCE", "SILENCE", "TIMER");
+	attroff(A_REVERSE);
+	if (t->scroll >= t->n)
+		t->scroll = t->n ? t->n - 1 : 0;
+	for (shown = t->scroll; shown < t->n && y < LINES; shown++, y++) {
+		const struct list_record *r = &t->rows[shown].r;
+
+		format_endpoint(&r->t, 0, local, sizeof(local));
+		format_endpoint(&r->t, 1, remote, sizeof(remote));
+		mvprintw(y, 0, "%-10u %-11s %-27s %-27s %-3s %6u %-8s %8.1fs %8.1fs",
+			 t->rows[shown].netns, tcp_state_name(r->state), local, remote,
+			 r->keepalive ? "on" : "off", r->probes_out, ka_source_name(r->ka_source),
+			 r->silence_ms / 1e3, r->timer == LT_NONE ? 0.0 : r->timer_ms / 1e3);
+	}
+	refresh();
+}
+
+static bool top_tick(void *ctx, const struct export_losses *l)
+{
+	struct top *t = ctx;
+	struct timespec now;
+	bool redraw = false;
+	int key;
+
+	if (!t->screen) {
+		initscr();
+		cbreak();
+		noecho();
+		keypad(stdscr, TRUE);
+		nodelay(stdscr, TRUE);
+		curs_set(0);
+		t->screen = true;
+		redraw = true;
+	}
+	while ((key = getch()) != ERR) {
+		if (key == 'q' || key == 'Q')
+			return false;
+		if (key == KEY_DOWN && t->scroll + 1 < t->n)
+			t->scroll++;
+		else if (key == KEY_UP && t->scroll)
+			t->scroll--;
+		else if (key == KEY_NPAGE)
+			t->scroll += LINES / 2;
+		else if (key == KEY_PPAGE)
+			t->scroll = t->scroll > (size_t)LINES / 2 ? t->scroll - LINES / 2 : 0;
+		redraw = true;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec != t->last_draw.tv_sec || redraw) {
+		if (now.tv_sec != t->last_draw.tv_sec) {
+			t->n = 0;
+			snapshot_walk(t->snap, 0, collect, t);
+			qsort(t->rows, t->n, sizeof(*t->rows), by_risk);
+		}
+		draw(t, l);
+		t->last_draw = now;
+	}
+	return true;
+}
+
+static const char top_doc[] =
+"A live full-screen view of TCP connections in every network namespace,\n"
+"those with unanswered keepalive probes first, then the longest silent,\n"
+"refreshed each second, with the deaths seen since start by cause.\n"
+"Keys: q quits; up and down arrows, page up and page down scroll.\n";
+
+static const struct argp_option top_options[] = {
+	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	{},
+};
+
+static error_t top_parse(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'h':
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
+		exit(0);
+	case ARGP_KEY_ERROR:
+		usage_error("unknown option or missing value: '%s'", state->argv[state->next - 1]);
+	case ARGP_KEY_ARG:
+		usage_error("unexpected argument '%s'", arg);
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+int top_main(int argc, char **argv)
+{
+	static const struct argp argp = {
+		.options = top_options,
+		.parser = top_parse,
+		.doc = top_doc,
+	};
+	struct top t = {};
+	struct watch_opts wopts = {};
+	struct watch_sink sink = {
+		.event = top_event,
+		.tick = top_tick,
+		.ready = "Starting tcpkawatch top. Ctrl-C to end.",
+		.ctx = &t,
+	};
+	int err;
+
+	argv[0] = "tcpkawatch top";	/* for --help */
+	argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, NULL);
+	if (geteuid()) {
+		fprintf(stderr, "tcpkawatch: must run as root (it loads BPF programs)\n");
+		return 1;
+	}
+	if (!isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "tcpkawatch: top needs a terminal; for a snapshot use "
+			"tcpkawatch list\n");
+		return 1;
+	}
+	t.snap = snapshot_open();
+	if (!t.snap)
+		return 1;
+	err = watch(&wopts, &sink);
+	if (t.screen)
+		endwin();
+	snapshot_close(t.snap);
+	free(t.rows);
+	return err;
+}
