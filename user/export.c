@@ -88,6 +88,7 @@ static int parse_listen(const char *arg, struct sockaddr_storage *ss, socklen_t 
 	return -1;
 }
 
+/* Listen on "ADDR:PORT"; NULL with one line on stderr on failure. */
 static struct exporter *exporter_open(const char *listen_addr, unsigned int per_conn_max)
 {
 	struct exporter *ex = calloc(1, sizeof(*ex));
@@ -132,6 +133,7 @@ static void exporter_close(struct exporter *ex)
 	free(ex);
 }
 
+/* Count one event of the observer. */
 static void exporter_count(struct exporter *ex, const struct ka_event *e)
 {
 	struct counter key = { .netns = e->netns, .type = e->type };
@@ -325,6 +327,7 @@ static void answer(int fd, struct exporter *ex, const struct export_losses *l)
 	free(body);
 }
 
+/* Answer the scrapes waiting, without blocking for new ones. */
 static void exporter_serve(struct exporter *ex, const struct export_losses *l)
 {
 	int fd;
