@@ -60,9 +60,17 @@ test: tcpkawatch unit $(OUTPUT)/foreign_sockops.bpf.o
 $(OUTPUT)/churn: tests/bench/churn.c | $(OUTPUT)
 	$(CC) $(CFLAGS) $< -o $@
 
-# Loopback churn with and without tcpkawatch, and BPF run times (root).
-bench: tcpkawatch $(OUTPUT)/churn
+$(OUTPUT)/bare_iter.bpf.o: tests/bench/bare_iter.bpf.c $(VMLINUX) | $(OUTPUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/bare_iter: tests/bench/bare_iter.c | $(OUTPUT)
+	$(CC) $(CFLAGS) $< $(LIBS) -o $@
+
+# Loopback churn with and without tcpkawatch, and BPF run times; list over
+# about 100,000 sockets against ss and a bare iterator (root).
+bench: tcpkawatch $(OUTPUT)/churn $(OUTPUT)/bare_iter $(OUTPUT)/bare_iter.bpf.o
 	python3 tests/bench/churn.py
+	python3 tests/bench/list.py
 
 run: tcpkawatch
 	./tcpkawatch

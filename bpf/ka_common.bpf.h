@@ -25,38 +25,24 @@ static __always_inline __s32 jiffies_to_ms_signed(long j)
 }
 
 /* keepalive_time_when() and friends (include/net/tcp.h): the socket's
- * value, else its namespace's sysctl. */
-static __always_inline __u32 ka_idle_ms(struct sock *sk)
+ * value if set, else its namespace's sysctl. */
+static __always_inline __u32 ka_effective_ms(__u32 sock_j, __u32 sysctl_j)
 {
-	__u32 j = BPF_CORE_READ((struct tcp_sock *)sk, keepalive_time);
-
-	return jiffies_to_ms(j ? j : BPF_CORE_READ(sk, __sk_common.skc_net.net,
-						   ipv4.sysctl_tcp_keepalive_time));
+	return jiffies_to_ms(sock_j ? sock_j : sysctl_j);
 }
 
-static __always_inline __u32 ka_intvl_ms(struct sock *sk)
+static __always_inline __u8 ka_effective_cnt(__u8 sock_cnt, __u8 sysctl_cnt)
 {
-	__u32 j = BPF_CORE_READ((struct tcp_sock *)sk, keepalive_intvl);
-
-	return jiffies_to_ms(j ? j : BPF_CORE_READ(sk, __sk_common.skc_net.net,
-						   ipv4.sysctl_tcp_keepalive_intvl));
+	return sock_cnt ? sock_cnt : sysctl_cnt;
 }
 
-static __always_inline __u8 ka_cnt(struct sock *sk)
+/* enum ka_source from the socket's flags: off, or on by the application,
+ * or by enforce's tag in tcp_sock.bpf_sock_ops_cb_flags. */
+static __always_inline __u8 ka_source_of(unsigned long skc_flags, __u8 cb_flags)
 {
-	__u8 n = BPF_CORE_READ((struct tcp_sock *)sk, keepalive_probes);
-
-	return n ? n : BPF_CORE_READ(sk, __sk_common.skc_net.net, ipv4.sysctl_tcp_keepalive_probes);
-}
-
-/* enum ka_source: off, or on by the application, or by enforce's tag */
-static __always_inline __u8 ka_source(struct sock *sk)
-{
-	if (!(BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_KEEPOPEN)))
+	if (!(skc_flags & (1UL << SOCK_KEEPOPEN)))
 		return KA_SRC_NONE;
-	if (BPF_CORE_READ((struct tcp_sock *)sk, bpf_sock_ops_cb_flags) & KA_ENFORCED_TAG)
-		return KA_SRC_ENFORCED;
-	return KA_SRC_APP;
+	return cb_flags & KA_ENFORCED_TAG ? KA_SRC_ENFORCED : KA_SRC_APP;
 }
 
 /* The inode of the socket's file (as in /proc/PID/fd), 0 if it has none. */

@@ -37,6 +37,7 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	struct list_record r = {};
 	struct tcp_sock *tp;
 	struct sock *sk;
+	struct net *net;
 	__u64 now = bpf_jiffies64();
 	__u8 pending;
 
@@ -62,14 +63,16 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	sk = (struct sock *)tp;
 	icsk = (struct inet_connection_sock *)tp;
 	r.full = 1;
+	/* direct reads: the iterator's pointers are trusted, no probe reads */
+	net = sk->__sk_common.skc_net.net;
 	r.ino = socket_inode(sk);
 	r.keepalive = !!(sk->__sk_common.skc_flags & (1UL << SOCK_KEEPOPEN));
-	r.ka_source = ka_source(sk);
+	r.ka_source = ka_source_of(sk->__sk_common.skc_flags, tp->bpf_sock_ops_cb_flags);
 	r.probes_out = icsk->icsk_probes_out;
 	r.retransmits = icsk->icsk_retransmits;
-	r.ka_idle_ms = ka_idle_ms(sk);
-	r.ka_intvl_ms = ka_intvl_ms(sk);
-	r.ka_cnt = ka_cnt(sk);
+	r.ka_idle_ms = ka_effective_ms(tp->keepalive_time, net->ipv4.sysctl_tcp_keepalive_time);
+	r.ka_intvl_ms = ka_effective_ms(tp->keepalive_intvl, net->ipv4.sysctl_tcp_keepalive_intvl);
+	r.ka_cnt = ka_effective_cnt(tp->keepalive_probes, net->ipv4.sysctl_tcp_keepalive_probes);
 	r.user_timeout_ms = icsk->icsk_user_timeout;
 	if (r.state != TCP_LISTEN) {	/* a listener receives and sends nothing */
 		r.silence_ms = jiffies_to_ms((__u32)now - tp->rcv_tstamp);
@@ -87,6 +90,34 @@ int ka_list(struct bpf_iter__tcp *ctx)
 		r.timer = LT_KEEPALIVE;
 		r.timer_ms = until_ms(BPF_CORE_READ(sk, sk_timer.expires), now);
 	}
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}
+
+#define S_IFMT		00170000
+#define S_IFSOCK	0140000
+
+/*
+ * The owners: every socket file of every process, in one pass in the
+ * kernel instead of a readlink() per descriptor under /proc. The task_file
+ * iterator skips threads that share their leader's file table.
+ */
+SEC("iter/task_file")
+int ka_owners(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct owner_record r = {};
+	struct inode *inode;
+
+	if (!task || !file)
+		return 0;
+	inode = file->f_inode;
+	if (!inode || (inode->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	r.ino = inode->i_ino;
+	r.pid = task->tgid;
+	__builtin_memcpy(r.comm, task->comm, sizeof(r.comm));
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

@@ -109,6 +109,14 @@ struct list_record {
 	__u32 user_timeout_ms;
 };
 
+/* list: a socket file held by a process (iter/task_file), for owners. */
+struct owner_record {
+	__u64 ino;
+	__u32 pid;		/* tgid */
+	char comm[TASK_COMM_LEN];
+	__u32 pad;
+};
+
 /* enforce: the keepalive policy the sockops program applies, within the
  * limits of do_tcp_setsockopt(): MAX_TCP_KEEPIDLE, _KEEPINTVL, _KEEPCNT. */
 #define KA_MAX_IDLE	32767

@@ -131,6 +131,7 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 				       const struct conn_state *cs, __u8 type)
 {
 	struct inet_connection_sock *icsk = (void *)sk;
+	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
 	struct tcp_sock *tp = (void *)sk;
 
 	read_tuple(sk, &e->t);
@@ -138,7 +139,7 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 		return false;
 	if (filter_port && e->t.sport != filter_port && e->t.dport != filter_port)
 		return false;
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e->netns = BPF_CORE_READ(net, ns.inum);
 	if (filter_netns && e->netns != filter_netns)
 		return false;
 	if (cs) {
@@ -156,11 +157,15 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	e->sk = (__u64)sk;
 	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->ino = socket_inode(sk);
-	e->idle_ms = ka_idle_ms(sk);
-	e->intvl_ms = ka_intvl_ms(sk);
-	e->probes_max = ka_cnt(sk);
+	e->idle_ms = ka_effective_ms(BPF_CORE_READ(tp, keepalive_time),
+				     BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_time));
+	e->intvl_ms = ka_effective_ms(BPF_CORE_READ(tp, keepalive_intvl),
+				      BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_intvl));
+	e->probes_max = ka_effective_cnt(BPF_CORE_READ(tp, keepalive_probes),
+					 BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_probes));
 	e->user_timeout_ms = BPF_CORE_READ(icsk, icsk_user_timeout);
-	e->ka_source = ka_source(sk);
+	e->ka_source = ka_source_of(BPF_CORE_READ(sk, __sk_common.skc_flags),
+				    BPF_CORE_READ(tp, bpf_sock_ops_cb_flags));
 	/* rcv_tstamp is tcp_jiffies32 of the last segment received */
 	e->silence_ms = jiffies_to_ms((__u32)bpf_jiffies64() - BPF_CORE_READ(tp, rcv_tstamp));
 	return true;

@@ -257,7 +257,8 @@ static int list(const struct list_opts *o)
 	snap = snapshot_open();
 	if (!snap)
 		return 1;
-	run.owners = owner_table_build("/proc");
+	run.owners = snapshot_owners(snap);
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);	/* a line per socket: write in bulk */
 	print_header(o->format);
 	err = snapshot_walk(snap, o->netns, list_one, &run);
 	fflush(stdout);

@@ -89,27 +89,45 @@ struct owner_table {
 	struct owner_entry {
 		__u64 ino;
 		__u32 pid;
+		char comm[TASK_COMM_LEN];	/* "" until looked up */
 	} *entries;
 	size_t n, cap;
-	const char *proc_root;
+	const char *proc_root;		/* where to read a missing comm */
 };
 
-static bool add_entry(void *ctx, __u64 ino, __u32 pid)
+struct owner_table *owner_table_new(const char *proc_root)
 {
-	struct owner_table *t = ctx;
+	struct owner_table *t = calloc(1, sizeof(*t));
 
+	if (t)
+		t->proc_root = proc_root;
+	return t;
+}
+
+int owner_table_add(struct owner_table *t, __u64 ino, __u32 pid, const char *comm)
+{
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 1024;
 		struct owner_entry *e = realloc(t->entries, cap * sizeof(*e));
 
 		if (!e)
-			return true;	/* stop: what we have is still usable */
+			return -1;
 		t->entries = e;
 		t->cap = cap;
 	}
 	t->entries[t->n].ino = ino;
-	t->entries[t->n++].pid = pid;
-	return false;
+	t->entries[t->n].pid = pid;
+	memset(t->entries[t->n].comm, 0, TASK_COMM_LEN);
+	if (comm)
+		strncpy(t->entries[t->n].comm, comm, TASK_COMM_LEN - 1);
+	t->n++;
+	return 0;
+}
+
+static bool add_entry(void *ctx, __u64 ino, __u32 pid)
+{
+	/* stop when out of memory: what we have is still usable */
+	return owner_table_add(ctx, ino, pid, NULL) != 0;
 }
 
 static int by_inode(const void *a, const void *b)
@@ -119,15 +137,19 @@ static int by_inode(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
+void owner_table_sort(struct owner_table *t)
+{
+	qsort(t->entries, t->n, sizeof(*t->entries), by_inode);
+}
+
 struct owner_table *owner_table_build(const char *proc_root)
 {
-	struct owner_table *t = calloc(1, sizeof(*t));
+	struct owner_table *t = owner_table_new(proc_root);
 
 	if (!t)
 		return NULL;
-	t->proc_root = proc_root;
 	scan_sockets(proc_root, add_entry, t);
-	qsort(t->entries, t->n, sizeof(*t->entries), by_inode);
+	owner_table_sort(t);
 	return t;
 }
 
@@ -142,7 +164,10 @@ bool owner_table_find(const struct owner_table *t, __u64 ino, __u32 *pid,
 	if (!e)
 		return false;
 	*pid = e->pid;
-	read_comm(t->proc_root, e->pid, comm);
+	if (e->comm[0])
+		memcpy(comm, e->comm, TASK_COMM_LEN);
+	else
+		read_comm(t->proc_root, e->pid, comm);
 	return true;
 }
 

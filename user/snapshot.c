@@ -11,11 +11,13 @@
 #include <bpf/libbpf.h>
 #include "kernel.h"
 #include "list.skel.h"
+#include "owner.h"
 #include "snapshot.h"
 
 struct snapshot {
 	struct list_bpf *skel;
 	struct bpf_link *iter;
+	struct bpf_link *owners_iter;
 	int self_ns;
 };
 
@@ -38,7 +40,8 @@ struct snapshot *snapshot_open(void)
 		goto fail;
 	}
 	s->iter = bpf_program__attach_iter(s->skel->progs.ka_list, NULL);
-	if (!s->iter) {
+	s->owners_iter = bpf_program__attach_iter(s->skel->progs.ka_owners, NULL);
+	if (!s->iter || !s->owners_iter) {
 		fprintf(stderr, "tcpkawatch: cannot create the TCP socket iterator: %s\n",
 			strerror(errno));
 		goto fail;
@@ -109,10 +112,39 @@ int snapshot_walk(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx)
 	return err;
 }
 
+struct owner_table *snapshot_owners(struct snapshot *s)
+{
+	struct owner_table *t = owner_table_new("/proc");
+	static struct owner_record buf[1024];
+	int fd = bpf_iter_create(bpf_link__fd(s->owners_iter));
+	size_t have = 0;
+	ssize_t n;
+
+	if (!t || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return t;
+	}
+	while ((n = read(fd, (char *)buf + have, sizeof(buf) - have)) > 0) {
+		size_t i, whole;
+
+		have += n;
+		whole = have / sizeof(buf[0]);
+		for (i = 0; i < whole; i++)
+			owner_table_add(t, buf[i].ino, buf[i].pid, buf[i].comm);
+		have -= whole * sizeof(buf[0]);
+		memmove(buf, (char *)buf + whole * sizeof(buf[0]), have);
+	}
+	close(fd);
+	owner_table_sort(t);
+	return t;
+}
+
 void snapshot_close(struct snapshot *s)
 {
 	if (!s)
 		return;
+	bpf_link__destroy(s->owners_iter);
 	bpf_link__destroy(s->iter);
 	list_bpf__destroy(s->skel);
 	if (s->self_ns >= 0)

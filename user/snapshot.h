@@ -13,6 +13,9 @@ struct snapshot *snapshot_open(void);
 /* Calls cb for every socket of every namespace (only netns, if not 0).
  * 0, or -1 with one line on stderr. */
 int snapshot_walk(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx);
+/* Which process holds which socket, from the kernel in one pass (for
+ * sockets of all namespaces; owner_table_free() it). */
+struct owner_table *snapshot_owners(struct snapshot *s);
 void snapshot_close(struct snapshot *s);
 
 #endif

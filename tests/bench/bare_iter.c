@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Load bare_iter.bpf.o, walk the TCP sockets of this network namespace,
+ * print how many. Usage: bare_iter OBJECT (run it with ip netns exec). */
+#include <stdio.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+int main(int argc, char **argv)
+{
+	struct bpf_object *obj = argc > 1 ? bpf_object__open_file(argv[1], NULL) : NULL;
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	char buf[24 * 4096];
+	long bytes = 0;
+	ssize_t n;
+	int fd;
+
+	if (!obj || bpf_object__load(obj))
+		return 1;
+	prog = bpf_object__find_program_by_name(obj, "bare_walk");
+	link = prog ? bpf_program__attach_iter(prog, NULL) : NULL;
+	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+	if (fd < 0)
+		return 1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		bytes += n;
+	printf("%ld\n", bytes / 24);
+	return 0;
+}
