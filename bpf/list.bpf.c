@@ -63,6 +63,7 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	sk = (struct sock *)tp;
 	icsk = (struct inet_connection_sock *)tp;
 	r.full = 1;
+	r.sk = (__u64)sk;
 	/* direct reads: the iterator's pointers are trusted, no probe reads */
 	net = sk->__sk_common.skc_net.net;
 	r.ino = socket_inode(sk);

@@ -47,6 +47,19 @@ enum ka_source {
  */
 #define KA_ENFORCED_TAG 1
 
+/* watch's record of a connection (its "conns" map, by socket address),
+ * which list reads from a running observer. */
+struct conn_state {
+	__u64 start_ns;		/* 0: opened before we started */
+	__u32 pid;		/* 0: unknown */
+	__u16 flags;
+	__u8 unanswered;	/* keepalive probes out, as we last saw */
+	__u8 pad;
+	char comm[TASK_COMM_LEN];
+	__u32 probes_sent;	/* keepalive probes since we started */
+	__u32 answers;		/* times the peer answered them */
+};
+
 struct conn_tuple {
 	__u8 saddr[16];		/* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
@@ -91,6 +104,7 @@ enum list_timer {
 
 struct list_record {
 	struct conn_tuple t;
+	__u64 sk;		/* socket address: watch's key */
 	__u64 ino;		/* socket inode, 0 without a file */
 	__u32 uid;
 	__u8 state;

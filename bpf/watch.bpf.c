@@ -45,15 +45,6 @@ extern const void tcp_keepalive_timer __ksym;
  * and creating sk_storage for every connection cost 3% of loopback churn
  * against under 1% for this (README, "Speed").
  */
-struct conn_state {
-	__u64 start_ns;		/* 0: opened before we started */
-	__u32 pid;		/* 0: unknown */
-	__u16 flags;
-	__u8 unanswered;	/* keepalive probes out, as we last saw */
-	__u8 pad;
-	char comm[TASK_COMM_LEN];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -195,6 +186,7 @@ static __always_inline void check_answered(struct sock *sk, struct conn_state *c
 		submit(&e);
 	}
 	cs->unanswered = 0;
+	cs->answers++;
 }
 
 SEC("tp_btf/timer_expire_entry")
@@ -261,6 +253,7 @@ int BPF_PROG(ka_timer_exit, struct timer_list *timer)
 	}
 	if (cs) {
 		cs->unanswered = probes_out;
+		cs->probes_sent++;
 		cs->flags |= CONN_REPORTED;
 	}
 	if (fill_event(&e, sk, cs, EV_PROBE)) {

@@ -152,3 +152,23 @@ size_t list_netns(char paths[][NETNS_PATH_LEN], size_t max)
 	}
 	return n;
 }
+
+int observer_conns_fd(unsigned int value_size)
+{
+	__u32 id = 0;
+
+	while (!bpf_map_get_next_id(id, &id)) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_map_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;	/* gone meanwhile */
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "conns") &&
+		    info.type == BPF_MAP_TYPE_HASH && info.key_size == sizeof(__u64) &&
+		    info.value_size == value_size)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}

@@ -20,6 +20,11 @@ unsigned long long percpu_counter_sum(int map_fd, unsigned int idx);
  * path that opens each; returns how many. */
 size_t list_netns(char paths[][NETNS_PATH_LEN], size_t max);
 
+/* The "conns" map of a running observer (watch, export, top), found among
+ * the kernel's BPF maps by name and shape (it lives exactly as long as its
+ * observer: nothing to pin, nothing left behind); -1 if none runs. */
+int observer_conns_fd(unsigned int value_size);
+
 /* The mount point of the cgroup v2 hierarchy, from /proc/mounts. */
 int cgroup2_root(char *path, size_t len);
 

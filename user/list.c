@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include "args.h"
 #include "decode.h"
 #include "kernel.h"
@@ -145,7 +147,7 @@ static void print_header(enum list_format f)
 	if (f == FMT_CSV)
 		puts("netns,family,laddr,lport,raddr,rport,state,pid,comm,keepalive,ka_idle_s,"
 		     "ka_intvl_s,ka_cnt,ka_source,probes_out,timer,timer_ms,silence_ms,"
-		     "last_send_ms,user_timeout_ms,uid,inode");
+		     "last_send_ms,user_timeout_ms,probes_sent,probes_answered,uid,inode");
 	else if (f == FMT_COLUMNS)
 		printf("%-10s %-11s %-27s %-27s %-7s %-15s %-3s %5s %5s %3s %-8s %6s %-16s %9s\n",
 		       "NETNS", "STATE", "LADDR:LPORT", "RADDR:RPORT", "PID", "COMM", "KA", "IDLE",
@@ -167,8 +169,9 @@ static void print_csv_field(const char *s)
 	putchar('"');
 }
 
+/* seen: what a running observer knows of the connection, or NULL */
 static void print_record(enum list_format f, const struct list_record *r, __u32 netns, __u32 pid,
-			 const char *comm)
+			 const char *comm, const struct conn_state *seen)
 {
 	char local[ADDR_STR_LEN], remote[ADDR_STR_LEN], timer[32];
 	int fam = r->t.family == AF_INET ? 4 : 6;
@@ -190,6 +193,11 @@ static void print_record(enum list_format f, const struct list_record *r, __u32 
 			       "\"ka_source\":\"none\",\"probes_out\":null,\"timer\":null,"
 			       "\"timer_ms\":null,\"silence_ms\":null,\"last_send_ms\":null,"
 			       "\"user_timeout_ms\":null");
+		if (seen)
+			printf(",\"probes_sent\":%u,\"probes_answered\":%u", seen->probes_sent,
+			       seen->answers);
+		else
+			printf(",\"probes_sent\":null,\"probes_answered\":null");
 		printf(",\"uid\":%u,\"inode\":%llu}\n", r->uid, (unsigned long long)r->ino);
 		return;
 	}
@@ -206,6 +214,10 @@ static void print_record(enum list_format f, const struct list_record *r, __u32 
 			       r->last_send_ms, r->user_timeout_ms);
 		else
 			printf(",0,,,,none,,,,,,");
+		if (seen)
+			printf(",%u,%u", seen->probes_sent, seen->answers);
+		else
+			printf(",,");
 		printf(",%u,%llu\n", r->uid, (unsigned long long)r->ino);
 		return;
 	}
@@ -230,6 +242,7 @@ static void print_record(enum list_format f, const struct list_record *r, __u32 
 struct list_run {
 	const struct list_opts *opts;
 	struct owner_table *owners;
+	int observer_fd;	/* a running watch's conns map, or -1 */
 	size_t shown;
 };
 
@@ -239,16 +252,20 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 	char comm[TASK_COMM_LEN] = "";
 	__u32 pid = 0;
 
+	struct conn_state cs, *seen = NULL;
+
 	owner_table_find(run->owners, r->ino, &pid, comm);
 	if (!wanted(run->opts, r, netns, pid))
 		return;
-	print_record(run->opts->format, r, netns, pid, comm);
+	if (run->observer_fd >= 0 && r->full && !bpf_map_lookup_elem(run->observer_fd, &r->sk, &cs))
+		seen = &cs;
+	print_record(run->opts->format, r, netns, pid, comm, seen);
 	run->shown++;
 }
 
 static int list(const struct list_opts *o)
 {
-	struct list_run run = { .opts = o };
+	struct list_run run = { .opts = o, .observer_fd = -1 };
 	struct snapshot *snap;
 	int err;
 
@@ -258,6 +275,7 @@ static int list(const struct list_opts *o)
 	if (!snap)
 		return 1;
 	run.owners = snapshot_owners(snap);
+	run.observer_fd = observer_conns_fd(sizeof(struct conn_state));
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);	/* a line per socket: write in bulk */
 	print_header(o->format);
 	err = snapshot_walk(snap, o->netns, list_one, &run);
@@ -265,6 +283,8 @@ static int list(const struct list_opts *o)
 	if (o->format == FMT_COLUMNS)
 		fprintf(stderr, "%zu connection(s)\n", run.shown);
 	owner_table_free(run.owners);
+	if (run.observer_fd >= 0)
+		close(run.observer_fd);
 	snapshot_close(snap);
 	return err ? 1 : 0;
 }

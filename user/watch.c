@@ -206,6 +206,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	}
 	if (attach_all(skel))
 		goto out;
+
 	if (opts->enforce_cnt) {
 		struct enforce_policy policy = {
 			.idle_s = opts->enforce_idle,

@@ -4,7 +4,7 @@ import io
 import json
 import subprocess
 
-from ka import TCPKAWATCH, Netns, check, run, wait_until
+from ka import TCPKAWATCH, Netns, Watch, check, run, wait_until
 from test_keepalive import open_pair
 
 SS_STATES = {"ESTAB": "ESTABLISHED", "LISTEN": "LISTEN", "TIME-WAIT": "TIME_WAIT",
@@ -68,7 +68,7 @@ def test_list_agrees_with_ss():
     every socket ss sees, with the same states, keepalive timers and
     probe counts."""
     ka = ("--idle", 1, "--intvl", 4, "--cnt", 5)
-    with Netns() as a, Netns() as b:
+    with Netns() as a, Netns() as b, Watch() as w:
         pairs = {}
         for ns in (a, b):
             pairs[ns.name] = (open_pair(ns, 5300, server_args=ka, client_args=ka),
@@ -93,6 +93,13 @@ def test_list_agrees_with_ss():
                   and mine[0]["ka_source"] == "app" and mine[0]["ka_idle_s"] == 1
                   and mine[0]["ka_intvl_s"] == 4 and mine[0]["ka_cnt"] == 5,
                   f"client record {mine}")
+            # what the running observer knows: the probe it reported
+            seen = [(r["probes_sent"], r["probes_answered"]) for r in records
+                    if r["netns"] == ns.inode and 5300 in (r["lport"], r["rport"])
+                    and r["state"] == "ESTABLISHED"]
+            reported = [e for e in w.events("probe", ns.inode) if 5300 in (e["lport"], e["rport"])]
+            check(seen == [(1, 0), (1, 0)] and len(reported) == 2,
+                  f"observer's counts {seen}, probe events {len(reported)}")
 
 
 def test_list_at_risk_and_formats():
@@ -105,6 +112,7 @@ def test_list_at_risk_and_formats():
         ports = sorted((r["lport"], r["rport"]) for r in risky)
         check(ports == sorted([(5311, bare[2]), (bare[2], 5311)]), f"at risk: {ports}")
         check(all(not r["keepalive"] and r["silence_ms"] >= 1000 for r in risky), f"{risky}")
+        check(all(r["probes_sent"] is None for r in risky), f"no observer runs: {risky}")
         rows = list(csv.reader(io.StringIO(tcpkawatch_list("--csv", "-N", ns.inode))))
         header, body = rows[0], rows[1:]
         check(header[:3] == ["netns", "family", "laddr"] and len(body) >= 6 and
