@@ -24,10 +24,6 @@ static __always_inline __s32 until_ms(unsigned long expires, __u64 now)
 	return jiffies_to_ms_signed((long)(expires - now));
 }
 
-static __always_inline bool timer_pending_(struct timer_list *t)
-{
-	return BPF_CORE_READ(t, entry.pprev) != NULL;
-}
 
 SEC("iter/tcp")
 int ka_list(struct bpf_iter__tcp *ctx)
@@ -66,7 +62,8 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	r.sk = (__u64)sk;
 	/* direct reads: the iterator's pointers are trusted, no probe reads */
 	net = sk->__sk_common.skc_net.net;
-	r.ino = socket_inode(sk);
+	if (sk->sk_socket && sk->sk_socket->file)
+		r.ino = sk->sk_socket->file->f_inode->i_ino;
 	r.keepalive = !!(sk->__sk_common.skc_flags & (1UL << SOCK_KEEPOPEN));
 	r.ka_source = ka_source_of(sk->__sk_common.skc_flags, tp->bpf_sock_ops_cb_flags);
 	r.probes_out = icsk->icsk_probes_out;
@@ -83,13 +80,13 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	if (pending == ICSK_TIME_RETRANS || pending == ICSK_TIME_LOSS_PROBE ||
 	    pending == ICSK_TIME_REO_TIMEOUT) {
 		r.timer = LT_ON;
-		r.timer_ms = until_ms(BPF_CORE_READ(icsk, icsk_retransmit_timer.expires), now);
+		r.timer_ms = until_ms(icsk->icsk_retransmit_timer.expires, now);
 	} else if (pending == ICSK_TIME_PROBE0) {
 		r.timer = LT_PERSIST;
-		r.timer_ms = until_ms(BPF_CORE_READ(icsk, icsk_retransmit_timer.expires), now);
-	} else if (timer_pending_(&sk->sk_timer)) {
+		r.timer_ms = until_ms(icsk->icsk_retransmit_timer.expires, now);
+	} else if (sk->sk_timer.entry.pprev) {	/* timer_pending() */
 		r.timer = LT_KEEPALIVE;
-		r.timer_ms = until_ms(BPF_CORE_READ(sk, sk_timer.expires), now);
+		r.timer_ms = until_ms(sk->sk_timer.expires, now);
 	}
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
