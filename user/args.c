@@ -39,17 +39,12 @@ static const char watch_doc[] =
 static const struct argp_option watch_options[] = {
 	{ "json", 'j', NULL, 0, "One JSON object per line on stdout", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS and print the summary", 0 },
-	{ "pid", 'p', "PID", 0, "Only sockets owned by process PID", 0 },
-	{ "port", 'P', "PORT", 0, "Only connections with local or remote PORT", 0 },
-	{ "netns", 'N', "INODE", 0, "Only network namespace INODE", 0 },
-	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },
-	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
 	{ "enforce", 'e', "IDLE,INTVL,CNT", 0,
 	  "Meanwhile turn keepalive on for every new connection (see tcpkawatch enforce)", 0 },
 	{ "stats-file", 's', "PATH", 0,
 	  "At exit, append each finished connection's record to PATH (JSON lines)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
-	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	HELP_OPTION,
 	{ "version", 'V', NULL, 0, "Show the version", -1 },
 	{},
 };
@@ -122,9 +117,9 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 	case 'v':
 		o->verbose = true;
 		break;
-	case 'h':
-		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
-		exit(0);
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &o->filter;
+		break;
 	case 'V':
 		printf("%s\n", argp_program_version);
 		exit(0);
@@ -133,35 +128,82 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 			usage_error("invalid duration '%s': seconds, 1 to 31536000", arg);
 		o->duration_s = v;
 		break;
+	default:
+		return common_parse(key, arg, state);
+	}
+	return 0;
+}
+
+void parse_watch_args(int argc, char **argv, struct watch_opts *opts)
+{
+	static const struct argp_child children[] = { { &conn_filter_argp, 0, NULL, 0 }, {} };
+	static const struct argp argp = {
+		.options = watch_options,
+		.parser = watch_parse,
+		.doc = watch_doc,
+		.children = children,
+	};
+
+	parse_command(&argp, "tcpkawatch", argc, argv, opts);
+}
+
+error_t common_parse(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'h':
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
+		exit(0);
+	case ARGP_KEY_ERROR:
+		/* ARGP_NO_ERRS silences getopt's two-line complaint (and,
+		 * with it, argp's own --help: see 'h') */
+		usage_error("unknown option or missing value: '%s'", state->argv[state->next - 1]);
+	case ARGP_KEY_ARG:
+		usage_error("unexpected argument '%s'", arg);
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
+void parse_command(const struct argp *argp, const char *name, int argc, char **argv, void *input)
+{
+	argv[0] = (char *)name;	/* for --help */
+	argp_parse(argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, input);
+}
+
+static const struct argp_option conn_filter_options[] = {
+	{ "pid", 'p', "PID", 0, "Only sockets owned by process PID", 0 },
+	{ "port", 'P', "PORT", 0, "Only connections with local or remote PORT", 0 },
+	{ "netns", 'N', "INODE", 0, "Only network namespace INODE", 0 },
+	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },
+	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
+	{},
+};
+
+static error_t conn_filter_parse(int key, char *arg, struct argp_state *state)
+{
+	struct conn_filter *f = state->input;
+	unsigned long v;
+
+	switch (key) {
 	case 'p':
 		if (!parse_ulong(arg, 1, 4194304, &v))
 			usage_error("invalid pid '%s'", arg);
-		o->pid = v;
+		f->pid = v;
 		break;
 	case 'P':
 		if (!parse_ulong(arg, 1, 65535, &v))
 			usage_error("invalid port '%s': 1 to 65535", arg);
-		o->port = v;
+		f->port = v;
 		break;
 	case 'N':
 		if (!parse_ulong(arg, 1, 4294967295UL, &v))
 			usage_error("invalid netns inode '%s'", arg);
-		o->netns = v;
+		f->netns = v;
 		break;
 	case '4':
 	case '6':
-		if (o->family)
+		if (f->family)
 			usage_error("-4 and -6 exclude each other");
-		o->family = key == '4' ? AF_INET : AF_INET6;
-		break;
-	case ARGP_KEY_ERROR:
-		/* ARGP_NO_ERRS silences getopt's two-line complaint (and,
-		 * with it, argp's own --help: see 'h') */
-		usage_error("unknown option or missing value: '%s'",
-			    state->argv[state->next - 1]);
-		break;
-	case ARGP_KEY_ARG:
-		usage_error("unexpected argument '%s'", arg);
+		f->family = key == '4' ? AF_INET : AF_INET6;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -169,13 +211,7 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-void parse_watch_args(int argc, char **argv, struct watch_opts *opts)
-{
-	static const struct argp argp = {
-		.options = watch_options,
-		.parser = watch_parse,
-		.doc = watch_doc,
-	};
-
-	argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, opts);
-}
+const struct argp conn_filter_argp = {
+	.options = conn_filter_options,
+	.parser = conn_filter_parse,
+};

@@ -1,19 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 #ifndef ARGS_H
 #define ARGS_H
+#include <argp.h>
 #include <stdbool.h>
 #include <linux/types.h>
 
 #define TCPKAWATCH_VERSION "0.1"
 
+/* -p, -P, -N, -4, -6: which connections (watch and list); 0: any */
+struct conn_filter {
+	__u32 pid;
+	__u16 port;
+	__u32 netns;
+	__u16 family;		/* AF_INET or AF_INET6 */
+};
+
+/* An argp child parsing them; its input is a struct conn_filter. */
+extern const struct argp conn_filter_argp;
+
 struct watch_opts {
 	bool json;
 	bool verbose;
 	long duration_s;	/* 0: until Ctrl-C or SIGTERM */
-	__u32 pid;		/* 0: any */
-	__u16 port;		/* 0: any */
-	__u32 netns;		/* 0: any */
-	__u16 family;		/* 0: any, else AF_INET or AF_INET6 */
+	struct conn_filter filter;
 	const char *stats_file;	/* NULL: none */
 	__u32 enforce_idle;	/* --enforce; 0: not asked */
 	__u32 enforce_intvl;
@@ -22,6 +31,13 @@ struct watch_opts {
 
 /* Parse watch's options; on bad input prints one line and exits 2. */
 void parse_watch_args(int argc, char **argv, struct watch_opts *opts);
+
+/* Parse a command's options (name: "tcpkawatch list", for --help) with
+ * one-line errors; the command's parser ends in common_parse(). */
+void parse_command(const struct argp *argp, const char *name, int argc, char **argv, void *input);
+/* -h, unknown options and stray arguments, the same for every command. */
+error_t common_parse(int key, char *arg, struct argp_state *state);
+#define HELP_OPTION { "help", 'h', NULL, 0, "Show this help", -1 }
 
 /* Print "tcpkawatch: <message> (see --help)" and exit 2. */
 void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

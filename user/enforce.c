@@ -81,7 +81,7 @@ static const struct argp_option enforce_options[] = {
 	{ "pin", OPT_PIN, NULL, 0, "Stay attached after exit (pinned under " PIN_DIR ")", 0 },
 	{ "status", OPT_STATUS, NULL, 0, "Show the pinned enforcement", 0 },
 	{ "off", OPT_OFF, NULL, 0, "Remove the pinned enforcement", 0 },
-	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	HELP_OPTION,
 	{},
 };
 
@@ -145,15 +145,8 @@ static error_t enforce_parse(int key, char *arg, struct argp_state *state)
 			usage_error("--status and --off exclude each other");
 		o->action = key == OPT_STATUS ? ACT_STATUS : ACT_OFF;
 		break;
-	case 'h':
-		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
-		exit(0);
-	case ARGP_KEY_ERROR:
-		usage_error("unknown option or missing value: '%s'", state->argv[state->next - 1]);
-	case ARGP_KEY_ARG:
-		usage_error("unexpected argument '%s'", arg);
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return common_parse(key, arg, state);
 	}
 	return 0;
 }
@@ -170,7 +163,7 @@ static void parse_enforce_args(int argc, char **argv, struct enforce_opts *o)
 	p->idle_s = 60;
 	p->intvl_s = 10;
 	p->cnt = 6;
-	argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, o);
+	parse_command(&argp, "tcpkawatch enforce", argc, argv, o);
 	if (o->user_timeout_auto)
 		p->user_timeout_ms = (p->idle_s + p->intvl_s * p->cnt) * 1000;
 	if (o->pin && o->action != ACT_RUN)
@@ -471,7 +464,6 @@ int enforce_main(int argc, char **argv)
 {
 	struct enforce_opts o = {};
 
-	argv[0] = "tcpkawatch enforce";	/* for --help */
 	parse_enforce_args(argc, argv, &o);
 	if (o.action != ACT_RUN && geteuid()) {
 		fprintf(stderr, "tcpkawatch: must run as root (it reads pinned BPF objects)\n");

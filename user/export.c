@@ -369,7 +369,7 @@ static const struct argp_option export_options[] = {
 	{ "listen", 'l', "ADDR:PORT", 0, "Where to serve (default " DEFAULT_LISTEN ")", 0 },
 	{ "per-connection", 'c', "N", 0,
 	  "Also a series per probing connection, at most N (1-10000; default none)", 0 },
-	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	HELP_OPTION,
 	{},
 };
 
@@ -387,15 +387,8 @@ static error_t export_parse(int key, char *arg, struct argp_state *state)
 			usage_error("invalid --per-connection '%s': 1 to %d", arg, MAX_PER_CONNECTION);
 		o->per_conn = v;
 		break;
-	case 'h':
-		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
-		exit(0);
-	case ARGP_KEY_ERROR:
-		usage_error("unknown option or missing value: '%s'", state->argv[state->next - 1]);
-	case ARGP_KEY_ARG:
-		usage_error("unexpected argument '%s'", arg);
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return common_parse(key, arg, state);
 	}
 	return 0;
 }
@@ -414,8 +407,7 @@ int export_main(int argc, char **argv)
 	char ready[128];
 	int err;
 
-	argv[0] = "tcpkawatch export";	/* for --help */
-	argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, &o);
+	parse_command(&argp, "tcpkawatch export", argc, argv, &o);
 	if (geteuid()) {
 		fprintf(stderr, "tcpkawatch: must run as root (it loads BPF programs)\n");
 		return 1;

@@ -21,10 +21,7 @@ enum list_format { FMT_COLUMNS, FMT_JSON, FMT_CSV };
 
 struct list_opts {
 	enum list_format format;
-	__u32 pid;
-	__u16 port;
-	__u32 netns;
-	__u16 family;
+	struct conn_filter filter;
 	int state;		/* 0: any */
 	long at_risk_s;		/* -1: off */
 };
@@ -46,15 +43,10 @@ enum { OPT_CSV = 1000, OPT_STATE, OPT_AT_RISK };
 static const struct argp_option list_options[] = {
 	{ "json", 'j', NULL, 0, "One JSON object per connection and line", 0 },
 	{ "csv", OPT_CSV, NULL, 0, "CSV with a header row", 0 },
-	{ "pid", 'p', "PID", 0, "Only sockets held by process PID", 0 },
-	{ "port", 'P', "PORT", 0, "Only connections with local or remote PORT", 0 },
-	{ "netns", 'N', "INODE", 0, "Only network namespace INODE", 0 },
-	{ "ipv4", '4', NULL, 0, "Only IPv4", 0 },
-	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
 	{ "state", OPT_STATE, "STATE", 0, "Only this state (ESTABLISHED, LISTEN, TIME_WAIT, ...)", 0 },
 	{ "at-risk", OPT_AT_RISK, "SECONDS", 0,
 	  "Only half-open candidates: established, no keepalive, silent for SECONDS", 0 },
-	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	HELP_OPTION,
 	{},
 };
 
@@ -70,26 +62,8 @@ static error_t list_parse(int key, char *arg, struct argp_state *state)
 			usage_error("--json and --csv exclude each other");
 		o->format = key == 'j' ? FMT_JSON : FMT_CSV;
 		break;
-	case 'p':
-		if (!parse_ulong(arg, 1, 4194304, &v))
-			usage_error("invalid pid '%s'", arg);
-		o->pid = v;
-		break;
-	case 'P':
-		if (!parse_ulong(arg, 1, 65535, &v))
-			usage_error("invalid port '%s': 1 to 65535", arg);
-		o->port = v;
-		break;
-	case 'N':
-		if (!parse_ulong(arg, 1, 4294967295UL, &v))
-			usage_error("invalid netns inode '%s'", arg);
-		o->netns = v;
-		break;
-	case '4':
-	case '6':
-		if (o->family)
-			usage_error("-4 and -6 exclude each other");
-		o->family = key == '4' ? AF_INET : AF_INET6;
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &o->filter;
 		break;
 	case OPT_STATE:
 		o->state = tcp_state_by_name(arg);
@@ -102,30 +76,23 @@ static error_t list_parse(int key, char *arg, struct argp_state *state)
 			usage_error("invalid --at-risk '%s': seconds", arg);
 		o->at_risk_s = v;
 		break;
-	case 'h':
-		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
-		exit(0);
-	case ARGP_KEY_ERROR:
-		usage_error("unknown option or missing value: '%s'", state->argv[state->next - 1]);
-	case ARGP_KEY_ARG:
-		usage_error("unexpected argument '%s'", arg);
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return common_parse(key, arg, state);
 	}
 	return 0;
 }
 
 static bool wanted(const struct list_opts *o, const struct list_record *r, __u32 netns, __u32 pid)
 {
-	if (o->netns && netns != o->netns)
+	if (o->filter.netns && netns != o->filter.netns)
 		return false;
-	if (o->family && r->t.family != o->family)
+	if (o->filter.family && r->t.family != o->filter.family)
 		return false;
-	if (o->port && r->t.sport != o->port && r->t.dport != o->port)
+	if (o->filter.port && r->t.sport != o->filter.port && r->t.dport != o->filter.port)
 		return false;
 	if (o->state && r->state != o->state)
 		return false;
-	if (o->pid && pid != o->pid)
+	if (o->filter.pid && pid != o->filter.pid)
 		return false;
 	if (o->at_risk_s >= 0 && (r->state != 1 /* ESTABLISHED */ || !r->full || r->keepalive ||
 				  r->silence_ms < o->at_risk_s * 1000ULL))
@@ -278,7 +245,7 @@ static int list(const struct list_opts *o)
 	run.observer_fd = observer_conns_fd(sizeof(struct conn_state));
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);	/* a line per socket: write in bulk */
 	print_header(o->format);
-	err = snapshot_walk(snap, o->netns, list_one, &run);
+	err = snapshot_walk(snap, o->filter.netns, list_one, &run);
 	fflush(stdout);
 	if (o->format == FMT_COLUMNS)
 		fprintf(stderr, "%zu connection(s)\n", run.shown);
@@ -291,14 +258,15 @@ static int list(const struct list_opts *o)
 
 int list_main(int argc, char **argv)
 {
+	static const struct argp_child children[] = { { &conn_filter_argp, 0, NULL, 0 }, {} };
 	static const struct argp argp = {
 		.options = list_options,
 		.parser = list_parse,
 		.doc = list_doc,
+		.children = children,
 	};
 	struct list_opts o = { .at_risk_s = -1 };
 
-	argv[0] = "tcpkawatch list";	/* for --help */
-	argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, &o);
+	parse_command(&argp, "tcpkawatch list", argc, argv, &o);
 	return list(&o);
 }

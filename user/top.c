@@ -153,23 +153,13 @@ static const char top_doc[] =
 "Keys: q quits; up and down arrows, page up and page down scroll.\n";
 
 static const struct argp_option top_options[] = {
-	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	HELP_OPTION,
 	{},
 };
 
 static error_t top_parse(int key, char *arg, struct argp_state *state)
 {
-	switch (key) {
-	case 'h':
-		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
-		exit(0);
-	case ARGP_KEY_ERROR:
-		usage_error("unknown option or missing value: '%s'", state->argv[state->next - 1]);
-	case ARGP_KEY_ARG:
-		usage_error("unexpected argument '%s'", arg);
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
+	return common_parse(key, arg, state);
 }
 
 int top_main(int argc, char **argv)
@@ -189,8 +179,7 @@ int top_main(int argc, char **argv)
 	};
 	int err;
 
-	argv[0] = "tcpkawatch top";	/* for --help */
-	argp_parse(&argp, argc, argv, ARGP_NO_ERRS | ARGP_NO_HELP, NULL, NULL);
+	parse_command(&argp, "tcpkawatch top", argc, argv, NULL);
 	if (geteuid()) {
 		fprintf(stderr, "tcpkawatch: must run as root (it loads BPF programs)\n");
 		return 1;

@@ -149,7 +149,7 @@ static int attach_all(struct watch_bpf *skel)
 int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 {
 	struct watch_run run = {
-		.filter_pid = opts->pid,
+		.filter_pid = opts->filter.pid,
 		.sink = sink,
 		.out = { .f = stdout, .json = opts->json },
 	};
@@ -176,10 +176,10 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
 		return 1;
 	}
-	skel->rodata->filter_pid = opts->pid;
-	skel->rodata->filter_port = opts->port;
-	skel->rodata->filter_netns = opts->netns;
-	skel->rodata->filter_family = opts->family;
+	skel->rodata->filter_pid = opts->filter.pid;
+	skel->rodata->filter_port = opts->filter.port;
+	skel->rodata->filter_netns = opts->filter.netns;
+	skel->rodata->filter_family = opts->filter.family;
 	skel->rodata->hz_fallback = timer_list_hz();
 	if (watch_bpf__load(skel)) {
 		fprintf(stderr, "tcpkawatch: the kernel refused the BPF programs (%s): it needs "
@@ -198,7 +198,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 		goto out;
 	}
 	run.out.realtime_offset_ns = realtime_offset_ns();
-	run.out.addr_width = opts->family == AF_INET ? 21 : opts->family == AF_INET6 ? 47 : 27;
+	run.out.addr_width = opts->filter.family == AF_INET ? 21 : opts->filter.family == AF_INET6 ? 47 : 27;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, &run, NULL);
 	if (!rb) {
 		fprintf(stderr, "tcpkawatch: cannot map the ring buffer: %s\n", strerror(errno));
