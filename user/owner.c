@@ -59,32 +59,6 @@ static void read_comm(const char *proc_root, __u32 pid, char comm[TASK_COMM_LEN]
 	fclose(f);
 }
 
-struct one_inode {
-	__u64 ino;
-	__u32 pid;
-};
-
-static bool match_one(void *ctx, __u64 ino, __u32 pid)
-{
-	struct one_inode *want = ctx;
-
-	if (ino != want->ino)
-		return false;
-	want->pid = pid;
-	return true;
-}
-
-bool owner_by_inode(const char *proc_root, __u64 ino, __u32 *pid, char comm[TASK_COMM_LEN])
-{
-	struct one_inode want = { .ino = ino };
-
-	if (!ino || !scan_sockets(proc_root, match_one, &want))
-		return false;
-	*pid = want.pid;
-	read_comm(proc_root, want.pid, comm);
-	return true;
-}
-
 struct owner_table {
 	struct owner_entry {
 		__u64 ino;

@@ -6,10 +6,6 @@
 #include <linux/types.h>
 #include "tcpkawatch.h"
 
-/* Find the process holding socket inode ino by scanning /proc/PID/fd of
- * PIDs under proc_root ("/proc"). */
-bool owner_by_inode(const char *proc_root, __u64 ino, __u32 *pid, char comm[TASK_COMM_LEN]);
-
 /* Socket inodes and the processes holding them, for many lookups: built
  * from a scan of proc_root, or filled with owner_table_add() and then
  * owner_table_sort(). */

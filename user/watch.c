@@ -16,6 +16,7 @@
 #include "output.h"
 #include "owner.h"
 #include "watch.skel.h"
+#include "snapshot.h"
 #include "watch.h"
 
 static volatile sig_atomic_t exiting;
@@ -29,10 +30,39 @@ static void on_signal(int sig)
 struct watch_run {
 	__u32 filter_pid;
 	const struct watch_sink *sink;
+	/* owners of sockets older than us, refreshed at most once a second */
+	struct snapshot *snap;
+	struct owner_table *owners;
+	__u64 owners_ns;
 	struct out_ctx out;
 	struct conn_table conns;
 	bool out_of_memory;
 };
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The process holding the socket's inode now. One kernel pass finds the
+ * owners of all sockets (snapshot_owners()), so a burst of events of old
+ * connections costs one pass a second, not a /proc scan each. */
+static void find_owner(struct watch_run *run, struct ka_event *e)
+{
+	__u64 now = monotonic_ns();
+
+	if (!run->owners || now - run->owners_ns >= 1000000000ULL) {
+		if (!run->snap)
+			run->snap = snapshot_open();
+		owner_table_free(run->owners);
+		run->owners = run->snap ? snapshot_owners(run->snap) : owner_table_build("/proc");
+		run->owners_ns = now;
+	}
+	owner_table_find(run->owners, e->ino, &e->pid, e->comm);
+}
 
 static int handle_event(void *ctx, void *data, size_t size)
 {
@@ -51,7 +81,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 			e.pid = r->pid;
 			memcpy(e.comm, r->comm, sizeof(e.comm));
 		} else if (e.ino) {
-			owner_by_inode("/proc", e.ino, &e.pid, e.comm);
+			find_owner(run, &e);
 		}
 	}
 	if (run->filter_pid && e.pid != run->filter_pid)
@@ -65,14 +95,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 	else
 		out_event(&run->out, &e);
 	return 0;
-}
-
-static __u64 monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* Runs of our programs the kernel skipped: __bpf_trace_run() drops a run
@@ -272,5 +294,7 @@ out:
 	}
 	watch_bpf__destroy(skel);
 	conn_table_free(&run.conns);
+	owner_table_free(run.owners);
+	snapshot_close(run.snap);
 	return err ? 1 : 0;
 }
