@@ -24,7 +24,8 @@ int main(void)
 	/* probes, an answer, more probes, a keepalive death */
 	e = ev(EV_PROBE, 0xA, 1, 1);
 	r = conn_table_update(&tab, &e);
-	CHECK(r && r->probes_sent == 1 && r->unanswered == 1 && r->end == END_OPEN);
+	REQUIRE(r);
+	CHECK(r->probes_sent == 1 && r->unanswered == 1 && r->end == END_OPEN);
 	CHECK(r->pid == 42 && !strcmp(r->comm, "app"));
 	e = ev(EV_ANSWERED, 0xA, 1, 1);
 	CHECK(conn_table_update(&tab, &e) == r && r->answers == 1 && r->unanswered == 0);
@@ -38,7 +39,8 @@ int main(void)
 	/* same socket address in another namespace: another connection */
 	e = ev(EV_PROBE, 0xA, 2, 1);
 	r2 = conn_table_update(&tab, &e);
-	CHECK(r2 && r2 != r && tab.n == 2);
+	REQUIRE(r2);
+	CHECK(r2 != r && tab.n == 2);
 
 	e = ev(EV_DEATH, 0xA, 1, 2);
 	e.cause = CAUSE_KEEPALIVE;
@@ -51,7 +53,8 @@ int main(void)
 	/* the address reused by a new socket: a new record */
 	e = ev(EV_PROBE, 0xA, 1, 1);
 	r2 = conn_table_update(&tab, &e);
-	CHECK(r2 && r2 != r && tab.n == 3 && r2->probes_sent == 1);
+	REQUIRE(r2);
+	CHECK(r2 != r && tab.n == 3 && r2->probes_sent == 1);
 	e = ev(EV_CLOSE, 0xA, 1, 0);
 	conn_table_update(&tab, &e);
 	CHECK(r2->end == END_CLOSED);
@@ -61,7 +64,8 @@ int main(void)
 	e.pid = 0;
 	memset(e.comm, 0, sizeof(e.comm));
 	r = conn_table_update(&tab, &e);
-	CHECK(r && r->pid == 0);
+	REQUIRE(r);
+	CHECK(r->pid == 0);
 	e = ev(EV_PROBE, 0xB, 1, 2);
 	conn_table_update(&tab, &e);
 	CHECK(r->pid == 42 && !strcmp(r->comm, "app"));

@@ -17,6 +17,14 @@ static int unit_passed, unit_failed;
 	}								\
 } while (0)
 
+/* CHECK, and stop the test program here if it failed (a NULL that the
+ * next checks would dereference). */
+#define REQUIRE(cond) do {						\
+	CHECK(cond);							\
+	if (!(cond))							\
+		return unit_done(__FILE__);				\
+} while (0)
+
 static inline int unit_done(const char *name)
 {
 	printf("%s: %d passed, %d failed\n", name, unit_passed, unit_failed);
