@@ -297,11 +297,13 @@ static __always_inline __u8 death_cause(struct sock *sk, int err, int oldstate,
 	return CAUSE_RETRANSMIT;
 }
 
-static __always_inline struct listener_key listener_of(struct sock *sk)
+/* port: skc_num while the socket is hashed; inet_sport once
+ * inet_put_port() has zeroed skc_num (at TCP_CLOSE) */
+static __always_inline struct listener_key listener_key(struct sock *sk, __u16 port)
 {
 	struct listener_key k = {
-		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
-		.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+		.netns = sk->__sk_common.skc_net.net->ns.inum,
+		.port = port,
 	};
 
 	return k;
@@ -315,13 +317,11 @@ static __always_inline void conn_closed(struct sock *sk, int oldstate)
 	struct ka_event e = {};
 
 	if (oldstate == TCP_LISTEN) {
-		/* skc_num is gone by now; inet_sport keeps the port */
-		struct listener_key lk = {
-			.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
-			.port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport)),
-		};
+		struct listener_key lk =
+			listener_key(sk, bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport)));
 
 		bpf_map_delete_elem(&listeners, &lk);
+		return;
 	}
 	if (err) {
 		if (fill_event(&e, sk, cs, EV_DEATH)) {
@@ -343,29 +343,30 @@ static __always_inline void conn_closed(struct sock *sk, int oldstate)
 		bpf_map_delete_elem(&conns, &key);
 }
 
-/* In connect() (SYN_SENT) and listen(): the current task owns the socket. */
+/* In connect() (SYN_SENT) and listen(): the current task owns the socket.
+ * A listener's record goes to "listeners" only, for what it accepts. */
 static __always_inline void conn_opened(struct sock *sk, int newstate)
 {
 	struct conn_state cs = {
 		.start_ns = bpf_ktime_get_ns(),
 		.pid = bpf_get_current_pid_tgid() >> 32,
 	};
+	struct listener_key lk;
 	__u64 key = (__u64)sk;
 
 	bpf_get_current_comm(cs.comm, sizeof(cs.comm));
-	if (bpf_map_update_elem(&conns, &key, &cs, BPF_ANY))
-		count(CNT_CONN_TABLE_FULL);
 	if (newstate == TCP_LISTEN) {
-		struct listener_key lk = listener_of(sk);
-
+		lk = listener_key(sk, sk->__sk_common.skc_num);
 		bpf_map_update_elem(&listeners, &lk, &cs, BPF_ANY);
+	} else if (bpf_map_update_elem(&conns, &key, &cs, BPF_ANY)) {
+		count(CNT_CONN_TABLE_FULL);
 	}
 }
 
 /* In softirq: the owner is the listener's (unknown if it is older than us). */
 static __always_inline void passive_established(struct sock *sk)
 {
-	struct listener_key lk = listener_of(sk);
+	struct listener_key lk = listener_key(sk, sk->__sk_common.skc_num);
 	struct conn_state *owner = bpf_map_lookup_elem(&listeners, &lk);
 	struct conn_state cs = {};
 	__u64 key = (__u64)sk;

@@ -4,8 +4,12 @@
 #   tools/bootstrap.sh run [OPTIONS]   builds and runs tcpkawatch OPTIONS
 #   tools/bootstrap.sh test            builds and runs every test
 #   tools/bootstrap.sh bench           builds and runs the benchmarks
-# Run it as root: tcpkawatch and its tests load BPF programs.
+# tcpkawatch and its tests load BPF programs: run by another user, it
+# runs itself again through sudo.
 set -eu
+if [ "$(id -u)" != 0 ]; then
+	exec sudo -- "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 
 # build: compiler, BPF toolchain, libbpf; tests: nft, ip/ss/nstat,
@@ -18,10 +22,6 @@ for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "bootstrap: missing packages: ${missing[*]}; run me as root" >&2
-		exit 1
-	fi
 	apt-get update -q
 	# Ubuntu ships bpftool in linux-tools, not as a package of its own
 	if [[ " ${missing[*]} " == *" bpftool "* ]] && ! apt-cache show bpftool >/dev/null 2>&1; then

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "aggregate.h"
+#include "array.h"
 
 int conn_table_init(struct conn_table *tab, size_t nbuckets)
 {
@@ -43,15 +44,8 @@ static struct conn_record *add_record(struct conn_table *tab, const struct ka_ev
 	struct conn_record *r;
 	size_t b;
 
-	if (tab->n == tab->cap) {
-		size_t cap = tab->cap ? tab->cap * 2 : 64;
-		struct conn_record **all = realloc(tab->all, cap * sizeof(*all));
-
-		if (!all)
-			return NULL;
-		tab->all = all;
-		tab->cap = cap;
-	}
+	if (ARRAY_RESERVE(tab->all, tab->cap, tab->n, 64))
+		return NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;

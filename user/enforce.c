@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `tcpkawatch enforce`: keepalive for connections that never asked for it. */
 #include <argp.h>
-#include <dirent.h>
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -223,52 +221,28 @@ static int resolve_cgroup(const char *want, struct enforce_policy *p)
 	return 0;
 }
 
-/*
- * --existing: iter/tcp walks the TCP sockets of the namespace its reader
- * is in when it creates the iterator (bpf_iter_tcp's seq_net_private), so
- * enter each namespace in turn, then come back. Returns the namespaces
- * walked, or -1.
- */
+/* --existing: the iter/tcp program applies the policy as it walks */
+static int walk_existing(void *ctx, __u32 netns)
+{
+	(void)netns;
+	if (!iter_read(bpf_link__fd(ctx), 0, NULL, NULL))
+		return 0;
+	fprintf(stderr, "tcpkawatch: walking the TCP sockets: %s\n", strerror(errno));
+	return -1;
+}
+
+/* Returns the network namespaces walked, or -1. */
 static int enforce_existing(struct enforce_bpf *skel)
 {
-	enum { MAX_NETNS = 4096 };
-	static char paths[MAX_NETNS][NETNS_PATH_LEN];
 	struct bpf_link *iter = bpf_program__attach_iter(skel->progs.ka_enforce_existing, NULL);
-	int self = open("/proc/self/ns/net", O_RDONLY), walked = 0;
-	size_t n = list_netns(paths, MAX_NETNS);
-	char buf[64];
+	int walked;
 
-	if (!iter || self < 0) {
+	if (!iter) {
 		fprintf(stderr, "tcpkawatch: cannot create the TCP socket iterator: %s "
 			"(iter/tcp needs Linux 5.9 or later)\n", strerror(errno));
-		bpf_link__destroy(iter);
-		if (self >= 0)
-			close(self);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		int ns = open(paths[i], O_RDONLY), it;
-
-		if (ns < 0 || setns(ns, CLONE_NEWNET)) {
-			if (ns >= 0)
-				close(ns);
-			continue;	/* the process went away meanwhile */
-		}
-		close(ns);
-		it = bpf_iter_create(bpf_link__fd(iter));
-		if (it >= 0) {
-			while (read(it, buf, sizeof(buf)) > 0)
-				;
-			close(it);
-			walked++;
-		}
-	}
-	if (setns(self, CLONE_NEWNET)) {
-		fprintf(stderr, "tcpkawatch: cannot return to my network namespace: %s\n",
-			strerror(errno));
-		walked = -1;
-	}
-	close(self);
+	walked = for_each_netns(0, walk_existing, iter);
 	bpf_link__destroy(iter);
 	return walked;
 }

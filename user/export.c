@@ -4,16 +4,18 @@
 #include <argp.h>
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/tcp.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include "args.h"
+#include "array.h"
 #include "decode.h"
 #include "export.h"
+#include "kernel.h"
 #include "snapshot.h"
 #include "watch.h"
 
@@ -153,15 +155,8 @@ static void exporter_count(struct exporter *ex, const struct ka_event *e)
 			break;
 	}
 	if (i == ex->n) {
-		if (ex->n == ex->cap) {
-			size_t cap = ex->cap ? ex->cap * 2 : 32;
-			struct counter *c = realloc(ex->counters, cap * sizeof(*c));
-
-			if (!c)
-				return;
-			ex->counters = c;
-			ex->cap = cap;
-		}
+		if (ARRAY_RESERVE(ex->counters, ex->cap, ex->n, 32))
+			return;
 		ex->counters[ex->n++] = key;
 	}
 	ex->counters[i].n++;
@@ -172,15 +167,8 @@ static struct ns_gauges *gauges_of(struct scrape *sc, __u32 netns)
 	for (size_t i = 0; i < sc->n; i++)
 		if (sc->ns[i].netns == netns)
 			return &sc->ns[i];
-	if (sc->n == sc->cap) {
-		size_t cap = sc->cap ? sc->cap * 2 : 16;
-		struct ns_gauges *g = realloc(sc->ns, cap * sizeof(*g));
-
-		if (!g)
-			return NULL;
-		sc->ns = g;
-		sc->cap = cap;
-	}
+	if (ARRAY_RESERVE(sc->ns, sc->cap, sc->n, 16))
+		return NULL;
 	sc->ns[sc->n] = (struct ns_gauges){ .netns = netns };
 	return &sc->ns[sc->n++];
 }
@@ -191,7 +179,7 @@ static void scrape_one(void *ctx, const struct list_record *r, __u32 netns)
 	struct ns_gauges *g = gauges_of(sc, netns);
 	char laddr[ADDR_STR_LEN], raddr[ADDR_STR_LEN];
 
-	if (!g || r->state != 1 /* ESTABLISHED */ || !r->full)
+	if (!g || r->state != TCP_ESTABLISHED || !r->full)
 		return;
 	if (r->keepalive)
 		g->est_ka++;
@@ -408,10 +396,8 @@ int export_main(int argc, char **argv)
 	int err;
 
 	parse_command(&argp, "tcpkawatch export", argc, argv, &o);
-	if (geteuid()) {
-		fprintf(stderr, "tcpkawatch: must run as root (it loads BPF programs)\n");
+	if (check_root())
 		return 1;
-	}
 	ex = exporter_open(o.listen, o.per_conn);
 	if (!ex)
 		return 1;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,39 +120,80 @@ long long realtime_offset_ns(void)
 	return (real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
 }
 
-/* Every network namespace in use: those of processes and those named in
- * /run/netns. Returns how many paths it put in paths[], one per namespace. */
-size_t list_netns(char paths[][NETNS_PATH_LEN], size_t max)
+int for_each_netns(__u32 netns, int (*fn)(void *ctx, __u32 netns), void *ctx)
 {
-	ino_t seen[max];
-	size_t n = 0;
+	enum { MAX_NETNS = 4096 };
+	static ino_t seen[MAX_NETNS];
 	const char *dirs[] = { "/proc", "/run/netns" };
+	int self = open("/proc/self/ns/net", O_RDONLY), walked = 0, stop = 0;
+	size_t n = 0;
 
-	for (size_t d = 0; d < 2; d++) {
+	if (self < 0) {
+		fprintf(stderr, "tcpkawatch: cannot open my network namespace: %s\n", strerror(errno));
+		return -1;
+	}
+	for (size_t d = 0; d < 2 && !stop; d++) {
 		DIR *dir = opendir(dirs[d]);
 		struct dirent *e;
 
-		while (dir && n < max && (e = readdir(dir))) {
-			char path[NETNS_PATH_LEN];
+		while (dir && !stop && n < MAX_NETNS && (e = readdir(dir))) {
+			char path[64];
 			struct stat st;
 			size_t i;
+			int fd;
 
 			if (e->d_name[0] == '.' || (!d && (e->d_name[0] < '0' || e->d_name[0] > '9')))
 				continue;
 			snprintf(path, sizeof(path), d ? "%s/%s" : "%s/%s/ns/net", dirs[d], e->d_name);
-			if (stat(path, &st))
-				continue;
+			fd = open(path, O_RDONLY);
+			if (fd < 0 || fstat(fd, &st) || (netns && st.st_ino != netns)) {
+				if (fd >= 0)
+					close(fd);
+				continue;	/* gone meanwhile, or not asked for */
+			}
 			for (i = 0; i < n && seen[i] != st.st_ino; i++)
 				;
-			if (i < n)
-				continue;
-			seen[n] = st.st_ino;
-			snprintf(paths[n++], NETNS_PATH_LEN, "%s", path);
+			if (i == n) {	/* a namespace not walked yet */
+				seen[n++] = st.st_ino;
+				if (!setns(fd, CLONE_NEWNET)) {
+					stop = fn(ctx, st.st_ino);
+					walked++;
+				}
+			}
+			close(fd);
 		}
 		if (dir)
 			closedir(dir);
 	}
-	return n;
+	if (setns(self, CLONE_NEWNET)) {
+		fprintf(stderr, "tcpkawatch: cannot return to my network namespace: %s\n",
+			strerror(errno));
+		walked = -1;
+	}
+	close(self);
+	return stop < 0 ? -1 : walked;
+}
+
+int iter_read(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *rec), void *ctx)
+{
+	static char buf[64 * 1024];
+	int fd = bpf_iter_create(link_fd);
+	size_t have = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf + have, sizeof(buf) - have)) > 0) {
+		size_t off = 0;
+
+		have += n;
+		for (; each && have - off >= rec_size; off += rec_size)
+			each(ctx, buf + off);
+		have = each ? have - off : 0;
+		memmove(buf, buf + off, have);
+	}
+	close(fd);
+	return n < 0 ? -1 : 0;
 }
 
 int observer_conns_fd(unsigned int value_size)

@@ -3,6 +3,7 @@
 #ifndef KERNEL_H
 #define KERNEL_H
 #include <stddef.h>
+#include <linux/types.h>
 
 /* Each prints one line naming what is missing and returns -1, else 0. */
 int check_root(void);
@@ -14,11 +15,19 @@ int check_kernel_support(void);
  * 0 if it cannot be read. */
 unsigned long long percpu_counter_sum(int map_fd, unsigned int idx);
 
-#define NETNS_PATH_LEN 64
-/* Every network namespace in use, once each: those of processes
- * (/proc/PID/ns/net) and those named in /run/netns. Fills paths[] with a
- * path that opens each; returns how many. */
-size_t list_netns(char paths[][NETNS_PATH_LEN], size_t max);
+/* Enter every network namespace in use, once each (those of processes and
+ * those named in /run/netns; only netns, if not 0), call fn(ctx, inode)
+ * inside it, and come back. fn returning non-zero stops the walk, negative
+ * for an error. Returns the namespaces walked, or -1. iter/tcp needs this:
+ * an iterator walks the namespace its reader was in when it created it
+ * (bpf_iter_tcp's seq_net_private). */
+int for_each_netns(__u32 netns, int (*fn)(void *ctx, __u32 netns), void *ctx);
+
+/* Create an iterator from a BPF iter link and read it to the end, calling
+ * each(ctx, record) for every whole record of rec_size bytes (records may
+ * be split across read() calls); each may be NULL when the program writes
+ * nothing. 0, or -1 with errno. */
+int iter_read(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *rec), void *ctx);
 
 /* The "conns" map of a running observer (watch, export, top), found among
  * the kernel's BPF maps by name and shape (it lives exactly as long as its

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "args.h"
@@ -82,22 +83,18 @@ static error_t list_parse(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static bool wanted(const struct list_opts *o, const struct list_record *r, __u32 netns, __u32 pid)
+/* All filters but the owner's (-p): those come first, the owner lookup
+ * after. The namespace filter is the walk's (snapshot_walk()). */
+static bool wanted(const struct list_opts *o, const struct list_record *r)
 {
-	if (o->filter.netns && netns != o->filter.netns)
-		return false;
 	if (o->filter.family && r->t.family != o->filter.family)
 		return false;
 	if (o->filter.port && r->t.sport != o->filter.port && r->t.dport != o->filter.port)
 		return false;
 	if (o->state && r->state != o->state)
 		return false;
-	if (o->filter.pid && pid != o->filter.pid)
-		return false;
-	if (o->at_risk_s >= 0 && (r->state != 1 /* ESTABLISHED */ || !r->full || r->keepalive ||
-				  r->silence_ms < o->at_risk_s * 1000ULL))
-		return false;
-	return true;
+	return o->at_risk_s < 0 || (r->state == TCP_ESTABLISHED && r->full && !r->keepalive &&
+				    r->silence_ms >= o->at_risk_s * 1000ULL);
 }
 
 static const char *const timer_names[] = {
@@ -216,13 +213,14 @@ struct list_run {
 static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 {
 	struct list_run *run = ctx;
+	struct conn_state cs, *seen = NULL;
 	char comm[TASK_COMM_LEN] = "";
 	__u32 pid = 0;
 
-	struct conn_state cs, *seen = NULL;
-
+	if (!wanted(run->opts, r))
+		return;
 	owner_table_find(run->owners, r->ino, &pid, comm);
-	if (!wanted(run->opts, r, netns, pid))
+	if (run->opts->filter.pid && pid != run->opts->filter.pid)
 		return;
 	if (run->observer_fd >= 0 && r->full && !bpf_map_lookup_elem(run->observer_fd, &r->sk, &cs))
 		seen = &cs;

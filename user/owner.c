@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "array.h"
 #include "owner.h"
 
 /* Calls found(ctx, inode, pid) for every socket descriptor under
@@ -80,15 +81,8 @@ struct owner_table *owner_table_new(const char *proc_root)
 
 int owner_table_add(struct owner_table *t, __u64 ino, __u32 pid, const char *comm)
 {
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 1024;
-		struct owner_entry *e = realloc(t->entries, cap * sizeof(*e));
-
-		if (!e)
-			return -1;
-		t->entries = e;
-		t->cap = cap;
-	}
+	if (ARRAY_RESERVE(t->entries, t->cap, t->n, 1024))
+		return -1;
 	t->entries[t->n].ino = ino;
 	t->entries[t->n].pid = pid;
 	memset(t->entries[t->n].comm, 0, TASK_COMM_LEN);

@@ -3,12 +3,15 @@
  * silence, with the deaths seen by cause; a snapshot each second. */
 #include <argp.h>
 #include <curses.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "args.h"
+#include "array.h"
 #include "decode.h"
+#include "kernel.h"
 #include "snapshot.h"
 #include "top.h"
 #include "watch.h"
@@ -40,17 +43,10 @@ static void collect(void *ctx, const struct list_record *r, __u32 netns)
 {
 	struct top *t = ctx;
 
-	if (!r->full || r->state == 10 /* LISTEN */)
+	if (!r->full || r->state == TCP_LISTEN)
 		return;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		struct top_row *rows = realloc(t->rows, cap * sizeof(*rows));
-
-		if (!rows)
-			return;
-		t->rows = rows;
-		t->cap = cap;
-	}
+	if (ARRAY_RESERVE(t->rows, t->cap, t->n, 256))
+		return;
 	t->rows[t->n].r = *r;
 	t->rows[t->n++].netns = netns;
 }
@@ -180,10 +176,8 @@ int top_main(int argc, char **argv)
 	int err;
 
 	parse_command(&argp, "tcpkawatch top", argc, argv, NULL);
-	if (geteuid()) {
-		fprintf(stderr, "tcpkawatch: must run as root (it loads BPF programs)\n");
+	if (check_root())
 		return 1;
-	}
 	if (!isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "tcpkawatch: top needs a terminal; for a snapshot use "
 			"tcpkawatch list\n");

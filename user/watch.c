@@ -2,7 +2,6 @@
 /* The observer: load, attach, read events, summarize. */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -128,16 +127,15 @@ static struct export_losses read_losses(struct watch_bpf *skel)
 }
 
 /* Losses are reported on stderr as soon as they are seen, and at exit. */
-static void warn_lost(struct watch_bpf *skel, __u64 *seen)
+static void warn_lost(const struct export_losses *l, __u64 *seen)
 {
-	struct export_losses l = read_losses(skel);
-	__u64 total = l.ringbuf + l.table_full + l.hook_misses;
+	__u64 total = l->ringbuf + l->table_full + l->hook_misses;
 
 	if (total > *seen)
 		fprintf(stderr, "tcpkawatch: warning: lost so far: %llu event record(s) (ring buffer "
 			"full), %llu connection(s) untracked (table full), %llu hook run(s) "
-			"skipped by the kernel\n", (unsigned long long)l.ringbuf,
-			(unsigned long long)l.table_full, (unsigned long long)l.hook_misses);
+			"skipped by the kernel\n", (unsigned long long)l->ringbuf,
+			(unsigned long long)l->table_full, (unsigned long long)l->hook_misses);
 	*seen = total;
 }
 
@@ -180,7 +178,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	__u64 deadline = 0, lost_seen = 0, last_check = 0;
 	struct enforce_session *enforcer = NULL;
 	FILE *stats = NULL;
-	struct export_losses losses;
+	struct export_losses losses = {};
 	int err = 1;
 
 	if (check_kernel_support())
@@ -205,9 +203,8 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	skel->rodata->hz_fallback = timer_list_hz();
 	if (watch_bpf__load(skel)) {
 		fprintf(stderr, "tcpkawatch: the kernel refused the BPF programs (%s): it needs "
-			"BTF tracepoints (tp_btf), sk_storage from tracing programs and "
-			"bpf_jiffies64, Linux 5.11 or later; -v shows the verifier's log\n",
-			strerror(errno));
+			"BTF tracepoints (tp_btf) and bpf_jiffies64, Linux 5.8 or later; -v shows "
+			"the verifier's log\n", strerror(errno));
 		goto out;
 	}
 	if (!skel->kconfig->CONFIG_HZ && !skel->rodata->hz_fallback) {
@@ -264,14 +261,14 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 		}
 		err = 0;
 		now = monotonic_ns();
-		if (sink) {
+		if (now - last_check >= 1000000000ULL) {
 			losses = read_losses(skel);
-			if (!sink->tick(sink->ctx, &losses))
-				break;
-		} else if (now - last_check >= 1000000000ULL) {
-			warn_lost(skel, &lost_seen);
+			if (!sink)	/* a sink shows them its own way */
+				warn_lost(&losses, &lost_seen);
 			last_check = now;
 		}
+		if (sink && !sink->tick(sink->ctx, &losses))
+			break;
 		if (deadline && now >= deadline)
 			break;
 	}
@@ -284,7 +281,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	losses = read_losses(skel);
 	if (!sink)
 		out_lost(&run.out, losses.ringbuf, losses.table_full, losses.hook_misses);
-	warn_lost(skel, &lost_seen);
+	warn_lost(&losses, &lost_seen);
 out:
 	enforce_detach(enforcer, true);
 	ring_buffer__free(rb);
