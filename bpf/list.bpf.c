@@ -62,8 +62,7 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	r.sk = (__u64)sk;
 	/* direct reads: the iterator's pointers are trusted, no probe reads */
 	net = sk->__sk_common.skc_net.net;
-	if (sk->sk_socket && sk->sk_socket->file)
-		r.ino = sk->sk_socket->file->f_inode->i_ino;
+	r.ino = socket_inode(sk);
 	r.keepalive = !!(sk->__sk_common.skc_flags & (1UL << SOCK_KEEPOPEN));
 	r.ka_source = ka_source_of(sk->__sk_common.skc_flags, tp->bpf_sock_ops_cb_flags);
 	r.probes_out = icsk->icsk_probes_out;

@@ -67,6 +67,10 @@ struct owner_table {
 		char comm[TASK_COMM_LEN];	/* "" until looked up */
 	} *entries;
 	size_t n, cap;
+	/* open addressing over entries, built by owner_table_index():
+	 * entry index + 1, 0 for a free slot; a power of two, over half free */
+	__u32 *slots;
+	size_t nslots;
 	const char *proc_root;		/* where to read a missing comm */
 };
 
@@ -98,16 +102,30 @@ static bool add_entry(void *ctx, __u64 ino, __u32 pid)
 	return owner_table_add(ctx, ino, pid, NULL) != 0;
 }
 
-static int by_inode(const void *a, const void *b)
+/* Socket inodes come from one counter (get_next_ino()): multiply to
+ * spread neighbours over the slots, take the top bits. */
+static size_t slot_of(const struct owner_table *t, __u64 ino)
 {
-	const struct owner_entry *x = a, *y = b;
-
-	return x->ino < y->ino ? -1 : x->ino > y->ino;
+	return (ino * 0x9e3779b97f4a7c15ULL) >> (64 - __builtin_ctzll(t->nslots));
 }
 
-void owner_table_sort(struct owner_table *t)
+int owner_table_index(struct owner_table *t)
 {
-	qsort(t->entries, t->n, sizeof(*t->entries), by_inode);
+	size_t i, s;
+
+	t->nslots = 1024;
+	while (t->nslots < 2 * t->n)
+		t->nslots *= 2;
+	free(t->slots);
+	t->slots = calloc(t->nslots, sizeof(*t->slots));
+	if (!t->slots)
+		return -1;
+	for (i = 0; i < t->n; i++) {
+		for (s = slot_of(t, t->entries[i].ino); t->slots[s]; s = (s + 1) & (t->nslots - 1))
+			;
+		t->slots[s] = i + 1;
+	}
+	return 0;
 }
 
 struct owner_table *owner_table_build(const char *proc_root)
@@ -117,18 +135,27 @@ struct owner_table *owner_table_build(const char *proc_root)
 	if (!t)
 		return NULL;
 	scan_sockets(proc_root, add_entry, t);
-	owner_table_sort(t);
+	if (owner_table_index(t)) {
+		owner_table_free(t);
+		return NULL;
+	}
 	return t;
 }
 
 bool owner_table_find(const struct owner_table *t, __u64 ino, __u32 *pid,
 		      char comm[TASK_COMM_LEN])
 {
-	struct owner_entry key = { .ino = ino }, *e;
+	const struct owner_entry *e = NULL;
+	size_t s;
 
-	if (!t || !ino)
+	if (!t || !t->slots || !ino)
 		return false;
-	e = bsearch(&key, t->entries, t->n, sizeof(*e), by_inode);
+	for (s = slot_of(t, ino); t->slots[s]; s = (s + 1) & (t->nslots - 1)) {
+		if (t->entries[t->slots[s] - 1].ino == ino) {
+			e = &t->entries[t->slots[s] - 1];
+			break;
+		}
+	}
 	if (!e)
 		return false;
 	*pid = e->pid;
@@ -141,7 +168,9 @@ bool owner_table_find(const struct owner_table *t, __u64 ino, __u32 *pid,
 
 void owner_table_free(struct owner_table *t)
 {
-	if (t)
+	if (t) {
 		free(t->entries);
+		free(t->slots);
+	}
 	free(t);
 }

@@ -93,10 +93,13 @@ struct owner_table *snapshot_owners(struct snapshot *s)
 {
 	struct owner_table *t = owner_table_new("/proc");
 
-	if (t) {
-		/* a partial table still names most owners */
-		iter_read(bpf_link__fd(s->owners_iter), sizeof(struct owner_record), add_owner, t);
-		owner_table_sort(t);
+	if (!t)
+		return NULL;
+	/* a partial table still names most owners */
+	iter_read(bpf_link__fd(s->owners_iter), sizeof(struct owner_record), add_owner, t);
+	if (owner_table_index(t)) {
+		owner_table_free(t);
+		return NULL;
 	}
 	return t;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* owner_by_inode() over a made-up /proc tree. */
+/* The owner table: over a made-up /proc tree, and filled by hand with
+ * more inodes than its first index size (collisions, growth). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,30 @@ int main(void)
 		struct owner_table *t = owner_table_build("/nonexistent");
 
 		CHECK(t && !owner_table_find(t, 12345, &pid, comm));
+		owner_table_free(t);
+	}
+
+	{
+		/* inodes as the kernel hands them out (neighbours) and far apart */
+		struct owner_table *t = owner_table_new(root);
+		bool all = true;
+		__u64 i;
+
+		for (i = 0; i < 5000 && t; i++) {
+			owner_table_add(t, 1000 + i, 1, "near");
+			owner_table_add(t, (i + 1) << 32, 2, "far");
+		}
+		REQUIRE(t && owner_table_index(t) == 0);
+		for (i = 0; i < 5000; i++) {
+			all &= owner_table_find(t, 1000 + i, &pid, comm) && pid == 1 &&
+			       !strcmp(comm, "near");
+			all &= owner_table_find(t, (i + 1) << 32, &pid, comm) && pid == 2 &&
+			       !strcmp(comm, "far");
+		}
+		CHECK(all);
+		CHECK(!owner_table_find(t, 999, &pid, comm));
+		CHECK(!owner_table_find(t, 6000, &pid, comm));
+		CHECK(!owner_table_find(t, 5001ULL << 32, &pid, comm));
 		owner_table_free(t);
 	}
 
