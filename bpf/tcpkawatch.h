@@ -74,6 +74,7 @@ struct ka_event {
 	__u64 sk;		/* socket address: identity while it lives */
 	__u64 start_ns;		/* connect/accept time, 0 if before us */
 	__u64 ino;		/* socket inode, 0 once orphaned */
+	__u64 sock;		/* struct socket address (owner key), 0 once orphaned */
 	__u32 netns;		/* network namespace inode */
 	__u32 pid;		/* owner, 0 if unknown */
 	char comm[TASK_COMM_LEN];
@@ -105,7 +106,8 @@ enum list_timer {
 struct list_record {
 	struct conn_tuple t;
 	__u64 sk;		/* socket address: watch's key */
-	__u64 ino;		/* socket inode, 0 without a file */
+	__u64 sock;		/* struct socket address (owner key), 0 without a file */
+	__u64 ino;		/* socket inode, 0 without a file or when not asked for */
 	__u32 uid;
 	__u8 state;
 	__u8 keepalive;		/* SO_KEEPALIVE on */
@@ -125,7 +127,7 @@ struct list_record {
 
 /* list: a socket file held by a process (iter/task_file), for owners. */
 struct owner_record {
-	__u64 ino;
+	__u64 sock;		/* struct socket address */
 	__u32 pid;		/* tgid */
 	char comm[TASK_COMM_LEN];
 	__u32 pad;

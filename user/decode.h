@@ -15,9 +15,10 @@ int tcp_state_by_name(const char *name);	/* the reverse, any case; 0 if none */
 const char *errno_name(int err);	/* "ETIMEDOUT", ... */
 const char *ka_source_name(int src);	/* "app", "enforced", "none" */
 
-/* The address alone ("127.0.0.1", "::1") of one end of the tuple. */
-void format_ip(const struct conn_tuple *t, int remote, char *buf, size_t len);
-/* "127.0.0.1:80" or "[::1]:80" */
-void format_endpoint(const struct conn_tuple *t, int remote, char *buf, size_t len);
+/* The address alone ("127.0.0.1", "::1") of one end of the tuple, written
+ * at p with a '\0' (ADDR_STR_LEN bytes at most); returns the '\0'. */
+char *format_ip(char *p, const struct conn_tuple *t, int remote);
+/* The same for "127.0.0.1:80" or "[::1]:80" */
+char *format_endpoint(char *p, const struct conn_tuple *t, int remote);
 
 #endif

@@ -115,7 +115,7 @@ static struct exporter *exporter_open(const char *listen_addr, unsigned int per_
 			strerror(errno));
 		goto fail;
 	}
-	ex->snap = snapshot_open();
+	ex->snap = snapshot_open(false);
 	if (!ex->snap)
 		goto fail;
 	return ex;
@@ -195,8 +195,8 @@ static void scrape_one(void *ctx, const struct list_record *r, __u32 netns)
 		return;
 	}
 	sc->conn_left--;
-	format_ip(&r->t, 0, laddr, sizeof(laddr));
-	format_ip(&r->t, 1, raddr, sizeof(raddr));
+	format_ip(laddr, &r->t, 0);
+	format_ip(raddr, &r->t, 1);
 	fprintf(sc->conn_series, "tcpkawatch_connection_unanswered_probes{netns=\"%u\",laddr=\"%s\","
 		"lport=\"%u\",raddr=\"%s\",rport=\"%u\"} %u\n", netns, laddr, r->t.sport, raddr,
 		r->t.dport, r->probes_out);

@@ -17,6 +17,7 @@
 #include "output.h"
 #include "owner.h"
 #include "snapshot.h"
+#include "text.h"
 
 enum list_format { FMT_COLUMNS, FMT_JSON, FMT_CSV };
 
@@ -118,113 +119,197 @@ static void print_header(enum list_format f)
 		       "INTVL", "CNT", "SOURCE", "PROBES", "TIMER", "SILENCE");
 }
 
-static void print_csv_field(const char *s)
+/* A column: the text from start to p padded to width, and a space. */
+static char *column(char *start, char *p, int width)
 {
-	if (!strpbrk(s, ",\"\n")) {
-		fputs(s, stdout);
-		return;
-	}
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"')
-			putchar('"');
-		putchar(*s);
-	}
-	putchar('"');
+	p = text_ljust(start, p, width);
+	*p++ = ' ';
+	return p;
 }
 
-/* seen: what a running observer knows of the connection, or NULL */
-static void print_record(enum list_format f, const struct list_record *r, __u32 netns, __u32 pid,
-			 const char *comm, const struct conn_state *seen)
+static char *column_str(char *p, const char *s, int width)
 {
-	char local[ADDR_STR_LEN], remote[ADDR_STR_LEN], timer[32];
-	int fam = r->t.family == AF_INET ? 4 : 6;
-
-	if (f == FMT_JSON) {
-		fputs("{", stdout);
-		json_conn_fields(stdout, netns, &r->t, pid, comm);
-		printf(",\"state\":\"%s\",\"keepalive\":%s", tcp_state_name(r->state),
-		       r->keepalive ? "true" : "false");
-		if (r->full)
-			printf(",\"ka_idle_s\":%u,\"ka_intvl_s\":%u,\"ka_cnt\":%u,\"ka_source\":\"%s\","
-			       "\"probes_out\":%u,\"timer\":\"%s\",\"timer_ms\":%d,\"silence_ms\":%u,"
-			       "\"last_send_ms\":%u,\"user_timeout_ms\":%u", r->ka_idle_ms / 1000,
-			       r->ka_intvl_ms / 1000, r->ka_cnt, ka_source_name(r->ka_source),
-			       r->probes_out, timer_name(r->timer), r->timer_ms, r->silence_ms,
-			       r->last_send_ms, r->user_timeout_ms);
-		else	/* TIME_WAIT, NEW_SYN_RECV: no full socket */
-			printf(",\"ka_idle_s\":null,\"ka_intvl_s\":null,\"ka_cnt\":null,"
-			       "\"ka_source\":\"none\",\"probes_out\":null,\"timer\":null,"
-			       "\"timer_ms\":null,\"silence_ms\":null,\"last_send_ms\":null,"
-			       "\"user_timeout_ms\":null");
-		if (seen)
-			printf(",\"probes_sent\":%u,\"probes_answered\":%u", seen->probes_sent,
-			       seen->answers);
-		else
-			printf(",\"probes_sent\":null,\"probes_answered\":null");
-		printf(",\"uid\":%u,\"inode\":%llu}\n", r->uid, (unsigned long long)r->ino);
-		return;
-	}
-	if (f == FMT_CSV) {
-		format_ip(&r->t, 0, local, sizeof(local));
-		format_ip(&r->t, 1, remote, sizeof(remote));
-		printf("%u,%d,%s,%u,%s,%u,%s,%u,", netns, fam, local, r->t.sport, remote, r->t.dport,
-		       tcp_state_name(r->state), pid);
-		print_csv_field(comm);
-		if (r->full)
-			printf(",%d,%u,%u,%u,%s,%u,%s,%d,%u,%u,%u", r->keepalive, r->ka_idle_ms / 1000,
-			       r->ka_intvl_ms / 1000, r->ka_cnt, ka_source_name(r->ka_source),
-			       r->probes_out, timer_name(r->timer), r->timer_ms, r->silence_ms,
-			       r->last_send_ms, r->user_timeout_ms);
-		else
-			printf(",0,,,,none,,,,,,");
-		if (seen)
-			printf(",%u,%u", seen->probes_sent, seen->answers);
-		else
-			printf(",,");
-		printf(",%u,%llu\n", r->uid, (unsigned long long)r->ino);
-		return;
-	}
-	format_endpoint(&r->t, 0, local, sizeof(local));
-	format_endpoint(&r->t, 1, remote, sizeof(remote));
-	if (!r->full) {
-		printf("%-10u %-11s %-27s %-27s %-7s %-15s %-3s\n", netns, tcp_state_name(r->state),
-		       local, remote, "-", "-", "-");
-		return;
-	}
-	if (r->timer == LT_NONE)
-		snprintf(timer, sizeof(timer), "off");
-	else
-		snprintf(timer, sizeof(timer), "%s,%.1fs,%u", timer_name(r->timer), r->timer_ms / 1e3,
-			 r->timer == LT_ON ? r->retransmits : r->probes_out);
-	printf("%-10u %-11s %-27s %-27s %-7u %-15s %-3s %5u %5u %3u %-8s %6u %-16s %8.1fs\n", netns,
-	       tcp_state_name(r->state), local, remote, pid, pid ? comm : "-",
-	       r->keepalive ? "on" : "off", r->ka_idle_ms / 1000, r->ka_intvl_ms / 1000, r->ka_cnt,
-	       ka_source_name(r->ka_source), r->probes_out, timer, r->silence_ms / 1e3);
+	return column(p, stpcpy(p, s), width);
 }
+
+static char *column_num(char *p, unsigned long long v, int width)
+{
+	char *start = p;
+
+	p = text_rjust(start, text_u64(p, v), width);
+	*p++ = ' ';
+	return p;
+}
+
+/* key: the text before the value (",\"ka_cnt\":" or ",") */
+static char *field_num(char *p, const char *key, unsigned long long v)
+{
+	return text_u64(stpcpy(p, key), v);
+}
+
+static char *columns_line(char *p, const struct list_record *r, __u32 netns, __u32 pid,
+			  const char *comm)
+{
+	char *start;
+
+	start = p;
+	p = column(start, text_u64(p, netns), 10);
+	p = column_str(p, tcp_state_name(r->state), 11);
+	p = column(p, format_endpoint(p, &r->t, 0), 27);
+	p = column(p, format_endpoint(p, &r->t, 1), 27);
+	if (!r->full)	/* TIME_WAIT, NEW_SYN_RECV: no owner, no keepalive */
+		return stpcpy(p, "-       -               -\n");
+	start = p;
+	p = column(start, text_u64(p, pid), 7);
+	p = column_str(p, pid ? comm : "-", 15);
+	p = column_str(p, r->keepalive ? "on" : "off", 3);
+	p = column_num(p, r->ka_idle_ms / 1000, 5);
+	p = column_num(p, r->ka_intvl_ms / 1000, 5);
+	p = column_num(p, r->ka_cnt, 3);
+	p = column_str(p, ka_source_name(r->ka_source), 8);
+	p = column_num(p, r->probes_out, 6);
+	start = p;
+	if (r->timer == LT_NONE) {
+		p = stpcpy(p, "off");
+	} else {	/* as ss: name,time,count */
+		p = text_tenths(stpcpy(stpcpy(p, timer_name(r->timer)), ","), r->timer_ms);
+		p = text_u64(stpcpy(p, "s,"), r->timer == LT_ON ? r->retransmits : r->probes_out);
+	}
+	p = column(start, p, 16);
+	start = p;
+	p = text_rjust(start, text_tenths(p, r->silence_ms), 8);
+	return stpcpy(p, "s\n");
+}
+
+static char *json_line(char *p, const struct list_record *r, __u32 netns, __u32 pid,
+		       const char *comm, const struct conn_state *seen)
+{
+	*p++ = '{';
+	p = json_conn_fields(p, netns, &r->t, pid, comm);
+	p = stpcpy(stpcpy(stpcpy(p, ",\"state\":\""), tcp_state_name(r->state)), "\"");
+	p = stpcpy(p, r->keepalive ? ",\"keepalive\":true" : ",\"keepalive\":false");
+	if (r->full) {
+		p = field_num(p, ",\"ka_idle_s\":", r->ka_idle_ms / 1000);
+		p = field_num(p, ",\"ka_intvl_s\":", r->ka_intvl_ms / 1000);
+		p = field_num(p, ",\"ka_cnt\":", r->ka_cnt);
+		p = stpcpy(stpcpy(stpcpy(p, ",\"ka_source\":\""), ka_source_name(r->ka_source)), "\"");
+		p = field_num(p, ",\"probes_out\":", r->probes_out);
+		p = stpcpy(stpcpy(stpcpy(p, ",\"timer\":\""), timer_name(r->timer)), "\"");
+		p = text_s64(stpcpy(p, ",\"timer_ms\":"), r->timer_ms);
+		p = field_num(p, ",\"silence_ms\":", r->silence_ms);
+		p = field_num(p, ",\"last_send_ms\":", r->last_send_ms);
+		p = field_num(p, ",\"user_timeout_ms\":", r->user_timeout_ms);
+	} else {	/* TIME_WAIT, NEW_SYN_RECV: no full socket */
+		p = stpcpy(p, ",\"ka_idle_s\":null,\"ka_intvl_s\":null,\"ka_cnt\":null,"
+			   "\"ka_source\":\"none\",\"probes_out\":null,\"timer\":null,"
+			   "\"timer_ms\":null,\"silence_ms\":null,\"last_send_ms\":null,"
+			   "\"user_timeout_ms\":null");
+	}
+	if (seen) {
+		p = field_num(p, ",\"probes_sent\":", seen->probes_sent);
+		p = field_num(p, ",\"probes_answered\":", seen->answers);
+	} else {
+		p = stpcpy(p, ",\"probes_sent\":null,\"probes_answered\":null");
+	}
+	p = field_num(p, ",\"uid\":", r->uid);
+	p = field_num(p, ",\"inode\":", r->ino);
+	return stpcpy(p, "}\n");
+}
+
+static char *csv_line(char *p, const struct list_record *r, __u32 netns, __u32 pid,
+		      const char *comm, const struct conn_state *seen)
+{
+	p = text_u64(p, netns);
+	p = stpcpy(p, r->t.family == AF_INET ? ",4," : ",6,");
+	p = format_ip(p, &r->t, 0);
+	p = field_num(p, ",", r->t.sport);
+	p = format_ip(stpcpy(p, ","), &r->t, 1);
+	p = field_num(p, ",", r->t.dport);
+	p = stpcpy(stpcpy(p, ","), tcp_state_name(r->state));
+	p = field_num(p, ",", pid);
+	p = text_csv_field(stpcpy(p, ","), comm);
+	if (r->full) {
+		p = field_num(p, ",", r->keepalive);
+		p = field_num(p, ",", r->ka_idle_ms / 1000);
+		p = field_num(p, ",", r->ka_intvl_ms / 1000);
+		p = field_num(p, ",", r->ka_cnt);
+		p = stpcpy(stpcpy(p, ","), ka_source_name(r->ka_source));
+		p = field_num(p, ",", r->probes_out);
+		p = stpcpy(stpcpy(p, ","), timer_name(r->timer));
+		p = text_s64(stpcpy(p, ","), r->timer_ms);
+		p = field_num(p, ",", r->silence_ms);
+		p = field_num(p, ",", r->last_send_ms);
+		p = field_num(p, ",", r->user_timeout_ms);
+	} else {
+		p = stpcpy(p, ",0,,,,none,,,,,,");
+	}
+	if (seen) {
+		p = field_num(p, ",", seen->probes_sent);
+		p = field_num(p, ",", seen->answers);
+	} else {
+		p = stpcpy(p, ",,");
+	}
+	p = field_num(p, ",", r->uid);
+	p = field_num(p, ",", r->ino);
+	*p++ = '\n';
+	return p;
+}
+
+/* The longest line: JSON with a comm of escapes and every number at its widest. */
+#define LIST_LINE_LEN (JSON_CONN_FIELDS_LEN + 512)
+#define LIST_OUT_LEN (256 << 10)
 
 struct list_run {
 	const struct list_opts *opts;
 	struct owner_table *owners;
 	int observer_fd;	/* a running watch's conns map, or -1 */
 	size_t shown;
+	/* lines go straight here and out with write(2): stdio would copy them */
+	char *out;
+	size_t out_len;
+	bool write_failed;
 };
+
+static void flush_out(struct list_run *run)
+{
+	size_t done = 0;
+
+	while (done < run->out_len && !run->write_failed) {
+		ssize_t n = write(STDOUT_FILENO, run->out + done, run->out_len - done);
+
+		if (n > 0)
+			done += n;
+		else if (n < 0 && errno != EINTR)
+			run->write_failed = true;
+	}
+	run->out_len = 0;
+}
 
 static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 {
 	struct list_run *run = ctx;
+	const struct list_opts *o = run->opts;
 	struct conn_state cs, *seen = NULL;
-	char comm[TASK_COMM_LEN] = "";
+	char comm[TASK_COMM_LEN] = "", *line, *end;
 	__u32 pid = 0;
 
-	if (!wanted(run->opts, r))
+	if (!wanted(o, r))
 		return;
-	owner_table_find(run->owners, r->ino, &pid, comm);
-	if (run->opts->filter.pid && pid != run->opts->filter.pid)
+	owner_table_find(run->owners, r->sock, &pid, comm);
+	if (o->filter.pid && pid != o->filter.pid)
 		return;
 	if (run->observer_fd >= 0 && r->full && !bpf_map_lookup_elem(run->observer_fd, &r->sk, &cs))
 		seen = &cs;
-	print_record(run->opts->format, r, netns, pid, comm, seen);
+	if (run->out_len > LIST_OUT_LEN - LIST_LINE_LEN)
+		flush_out(run);
+	line = run->out + run->out_len;
+	if (o->format == FMT_JSON)
+		end = json_line(line, r, netns, pid, comm, seen);
+	else if (o->format == FMT_CSV)
+		end = csv_line(line, r, netns, pid, comm, seen);
+	else
+		end = columns_line(line, r, netns, pid, comm);
+	run->out_len += end - line;
 	run->shown++;
 }
 
@@ -236,21 +321,29 @@ static int list(const struct list_opts *o)
 
 	if (check_root() || check_btf())
 		return 1;
-	snap = snapshot_open();
-	if (!snap)
+	run.out = malloc(LIST_OUT_LEN);
+	snap = run.out ? snapshot_open(o->format != FMT_COLUMNS) : NULL;
+	if (!snap) {
+		free(run.out);
 		return 1;
+	}
 	run.owners = snapshot_owners(snap);
 	run.observer_fd = observer_conns_fd(sizeof(struct conn_state));
-	setvbuf(stdout, NULL, _IOFBF, 1 << 20);	/* a line per socket: write in bulk */
 	print_header(o->format);
-	err = snapshot_walk(snap, o->filter.netns, list_one, &run);
 	fflush(stdout);
+	err = snapshot_walk(snap, o->filter.netns, list_one, &run);
+	flush_out(&run);
+	if (run.write_failed) {
+		fprintf(stderr, "tcpkawatch: writing the list: %s\n", strerror(errno));
+		err = -1;
+	}
 	if (o->format == FMT_COLUMNS)
 		fprintf(stderr, "%zu connection(s)\n", run.shown);
 	owner_table_free(run.owners);
 	if (run.observer_fd >= 0)
 		close(run.observer_fd);
 	snapshot_close(snap);
+	free(run.out);
 	return err ? 1 : 0;
 }
 

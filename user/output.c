@@ -1,38 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include "decode.h"
 #include "output.h"
+#include "text.h"
 
-void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-void json_conn_fields(FILE *f, __u32 netns, const struct conn_tuple *t, __u32 pid,
-		      const char *comm)
+char *json_conn_fields(char *p, __u32 netns, const struct conn_tuple *t, __u32 pid,
+		       const char *comm)
 {
 	char ip[ADDR_STR_LEN];
 
-	fprintf(f, "\"netns\":%u,\"family\":%d,\"laddr\":", netns, t->family == 2 ? 4 : 6);
-	format_ip(t, 0, ip, sizeof(ip));
-	json_string(f, ip);
-	fprintf(f, ",\"lport\":%u,\"raddr\":", t->sport);
-	format_ip(t, 1, ip, sizeof(ip));
-	json_string(f, ip);
-	fprintf(f, ",\"rport\":%u,\"pid\":%u,\"comm\":", t->dport, pid);
-	json_string(f, comm);
+	p = text_u64(stpcpy(p, "\"netns\":"), netns);
+	p = stpcpy(p, t->family == AF_INET ? ",\"family\":4" : ",\"family\":6");
+	format_ip(ip, t, 0);
+	p = text_json_string(stpcpy(p, ",\"laddr\":"), ip);
+	p = text_u64(stpcpy(p, ",\"lport\":"), t->sport);
+	format_ip(ip, t, 1);
+	p = text_json_string(stpcpy(p, ",\"raddr\":"), ip);
+	p = text_u64(stpcpy(p, ",\"rport\":"), t->dport);
+	p = text_u64(stpcpy(p, ",\"pid\":"), pid);
+	return text_json_string(stpcpy(p, ",\"comm\":"), comm);
+}
+
+static void put_json_conn_fields(FILE *f, __u32 netns, const struct conn_tuple *t, __u32 pid,
+				 const char *comm)
+{
+	char buf[JSON_CONN_FIELDS_LEN];
+
+	*json_conn_fields(buf, netns, t, pid, comm) = '\0';
+	fputs(buf, f);
 }
 
 static void json_ms_or_null(FILE *f, const char *key, __u64 start_ns, __u64 end_ns)
@@ -50,7 +47,7 @@ static void json_event(const struct out_ctx *o, const struct ka_event *e)
 
 	fprintf(f, "{\"event\":\"%s\",\"ts\":%lld.%06lld,", event_name(e->type),
 		ts / 1000000000, ts % 1000000000 / 1000);
-	json_conn_fields(f, e->netns, &e->t, e->pid, e->comm);
+	put_json_conn_fields(f, e->netns, &e->t, e->pid, e->comm);
 	fprintf(f, ",\"ka_source\":\"%s\"", ka_source_name(e->ka_source));
 	switch (e->type) {
 	case EV_PROBE:
@@ -88,8 +85,8 @@ static void human_event(const struct out_ctx *o, const struct ka_event *e)
 	char when[16], local[ADDR_STR_LEN], remote[ADDR_STR_LEN], detail[160];
 
 	human_time(when, sizeof(when), (long long)e->ts_ns + o->realtime_offset_ns);
-	format_endpoint(&e->t, 0, local, sizeof(local));
-	format_endpoint(&e->t, 1, remote, sizeof(remote));
+	format_endpoint(local, &e->t, 0);
+	format_endpoint(remote, &e->t, 1);
 	switch (e->type) {
 	case EV_PROBE:
 		snprintf(detail, sizeof(detail), "%u/%u idle=%us intvl=%us%s (%s)", e->probes,
@@ -148,7 +145,7 @@ static void json_record(FILE *f, const struct conn_record *r, __u64 end_ns, cons
 	fputc('{', f);
 	if (event)
 		fprintf(f, "\"event\":\"%s\",", event);
-	json_conn_fields(f, r->netns, &r->t, r->pid, r->comm);
+	put_json_conn_fields(f, r->netns, &r->t, r->pid, r->comm);
 	fprintf(f, ",\"ka_source\":\"%s\",\"ka_idle_s\":%u,\"ka_intvl_s\":%u,\"ka_cnt\":%u,"
 		"\"user_timeout_ms\":%u,\"probes_sent\":%u,\"answered\":%u,\"unanswered\":%u,"
 		"\"end\":\"%s\"", ka_source_name(r->ka_source), r->idle_ms / 1000,
@@ -184,8 +181,8 @@ void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 no
 			json_record(o->f, r, end_ns, "summary");
 			continue;
 		}
-		format_endpoint(&r->t, 0, local, sizeof(local));
-		format_endpoint(&r->t, 1, remote, sizeof(remote));
+		format_endpoint(local, &r->t, 0);
+		format_endpoint(remote, &r->t, 1);
 		fprintf(o->f, "%-10u %-*s %-*s %-7u %-16s %6u %8u %s", r->netns, o->addr_width,
 			local, o->addr_width, remote, r->pid, r->pid ? r->comm : "?",
 			r->probes_sent, r->answers, end_name(r->end));

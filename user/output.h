@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "aggregate.h"
+#include "decode.h"
 #include "tcpkawatch.h"
 
 struct out_ctx {
@@ -25,10 +26,10 @@ void out_stats_file(FILE *f, const struct conn_table *tab);
 void out_lost(const struct out_ctx *o, __u64 ringbuf_lost, __u64 conn_table_full,
 	      __u64 hook_misses);
 /* The keys every JSON object starts with: "netns", "family", "laddr",
- * "lport", "raddr", "rport", "pid", "comm" (no braces). */
-void json_conn_fields(FILE *f, __u32 netns, const struct conn_tuple *t, __u32 pid,
-		      const char *comm);
-/* A JSON string literal, escaped. */
-void json_string(FILE *f, const char *s);
+ * "lport", "raddr", "rport", "pid", "comm" (no braces), written at p
+ * (JSON_CONN_FIELDS_LEN bytes at most); returns the new end. */
+#define JSON_CONN_FIELDS_LEN (128 + 4 * ADDR_STR_LEN + 6 * TASK_COMM_LEN)
+char *json_conn_fields(char *p, __u32 netns, const struct conn_tuple *t, __u32 pid,
+		       const char *comm);
 
 #endif

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,17 +61,29 @@ static void read_comm(const char *proc_root, __u32 pid, char comm[TASK_COMM_LEN]
 	fclose(f);
 }
 
+/* A socket's holder: 16 bytes, so that a lookup is one cache line. */
+struct owner_entry {
+	__u64 key;		/* 0: a free slot */
+	__u32 pid;
+	__u32 comm;		/* index into comms, NO_COMM: read from proc_root */
+};
+
+#define NO_COMM UINT32_MAX
+
 struct owner_table {
-	struct owner_entry {
-		__u64 ino;
-		__u32 pid;
-		char comm[TASK_COMM_LEN];	/* "" until looked up */
-	} *entries;
+	/* filled by owner_table_add(), then moved into slots */
+	struct owner_entry *entries;
 	size_t n, cap;
-	/* open addressing over entries, built by owner_table_index():
-	 * entry index + 1, 0 for a free slot; a power of two, over half free */
-	__u32 *slots;
+	/* open addressing by key, built by owner_table_index(): a power of
+	 * two, at least a quarter free */
+	struct owner_entry *slots;
 	size_t nslots;
+	/* the names, once per process: the kernel lists a process's files
+	 * one after the other */
+	struct owner_comm {
+		char name[TASK_COMM_LEN];
+	} *comms;
+	size_t ncomms, comms_cap;
 	const char *proc_root;		/* where to read a missing comm */
 };
 
@@ -83,16 +96,23 @@ struct owner_table *owner_table_new(const char *proc_root)
 	return t;
 }
 
-int owner_table_add(struct owner_table *t, __u64 ino, __u32 pid, const char *comm)
+int owner_table_add(struct owner_table *t, __u64 key, __u32 pid, const char *comm)
 {
+	struct owner_entry *last = t->n ? &t->entries[t->n - 1] : NULL;
+	__u32 c = NO_COMM;
+
+	if (comm && last && last->pid == pid && last->comm != NO_COMM) {
+		c = last->comm;
+	} else if (comm) {
+		if (ARRAY_RESERVE(t->comms, t->comms_cap, t->ncomms, 64))
+			return -1;
+		c = t->ncomms++;
+		memset(t->comms[c].name, 0, TASK_COMM_LEN);
+		strncpy(t->comms[c].name, comm, TASK_COMM_LEN - 1);
+	}
 	if (ARRAY_RESERVE(t->entries, t->cap, t->n, 1024))
 		return -1;
-	t->entries[t->n].ino = ino;
-	t->entries[t->n].pid = pid;
-	memset(t->entries[t->n].comm, 0, TASK_COMM_LEN);
-	if (comm)
-		strncpy(t->entries[t->n].comm, comm, TASK_COMM_LEN - 1);
-	t->n++;
+	t->entries[t->n++] = (struct owner_entry){ .key = key, .pid = pid, .comm = c };
 	return 0;
 }
 
@@ -102,11 +122,11 @@ static bool add_entry(void *ctx, __u64 ino, __u32 pid)
 	return owner_table_add(ctx, ino, pid, NULL) != 0;
 }
 
-/* Socket inodes come from one counter (get_next_ino()): multiply to
- * spread neighbours over the slots, take the top bits. */
-static size_t slot_of(const struct owner_table *t, __u64 ino)
+/* Keys are inodes from one counter (get_next_ino()) or slab addresses:
+ * multiply to spread neighbours over the slots, take the top bits. */
+static size_t slot_of(const struct owner_table *t, __u64 key)
 {
-	return (ino * 0x9e3779b97f4a7c15ULL) >> (64 - __builtin_ctzll(t->nslots));
+	return (key * 0x9e3779b97f4a7c15ULL) >> (64 - __builtin_ctzll(t->nslots));
 }
 
 int owner_table_index(struct owner_table *t)
@@ -114,17 +134,22 @@ int owner_table_index(struct owner_table *t)
 	size_t i, s;
 
 	t->nslots = 1024;
-	while (t->nslots < 2 * t->n)
+	while (t->nslots * 3 < t->n * 4)
 		t->nslots *= 2;
 	free(t->slots);
 	t->slots = calloc(t->nslots, sizeof(*t->slots));
 	if (!t->slots)
 		return -1;
 	for (i = 0; i < t->n; i++) {
-		for (s = slot_of(t, t->entries[i].ino); t->slots[s]; s = (s + 1) & (t->nslots - 1))
+		if (!t->entries[i].key)
+			continue;
+		for (s = slot_of(t, t->entries[i].key); t->slots[s].key; s = (s + 1) & (t->nslots - 1))
 			;
-		t->slots[s] = i + 1;
+		t->slots[s] = t->entries[i];
 	}
+	free(t->entries);
+	t->entries = NULL;
+	t->n = t->cap = 0;
 	return 0;
 }
 
@@ -142,28 +167,26 @@ struct owner_table *owner_table_build(const char *proc_root)
 	return t;
 }
 
-bool owner_table_find(const struct owner_table *t, __u64 ino, __u32 *pid,
+bool owner_table_find(const struct owner_table *t, __u64 key, __u32 *pid,
 		      char comm[TASK_COMM_LEN])
 {
-	const struct owner_entry *e = NULL;
 	size_t s;
 
-	if (!t || !t->slots || !ino)
+	if (!t || !t->slots || !key)
 		return false;
-	for (s = slot_of(t, ino); t->slots[s]; s = (s + 1) & (t->nslots - 1)) {
-		if (t->entries[t->slots[s] - 1].ino == ino) {
-			e = &t->entries[t->slots[s] - 1];
-			break;
-		}
+	for (s = slot_of(t, key); t->slots[s].key; s = (s + 1) & (t->nslots - 1)) {
+		const struct owner_entry *e = &t->slots[s];
+
+		if (e->key != key)
+			continue;
+		*pid = e->pid;
+		if (e->comm != NO_COMM)
+			memcpy(comm, t->comms[e->comm].name, TASK_COMM_LEN);
+		else
+			read_comm(t->proc_root, e->pid, comm);
+		return true;
 	}
-	if (!e)
-		return false;
-	*pid = e->pid;
-	if (e->comm[0])
-		memcpy(comm, e->comm, TASK_COMM_LEN);
-	else
-		read_comm(t->proc_root, e->pid, comm);
-	return true;
+	return false;
 }
 
 void owner_table_free(struct owner_table *t)
@@ -171,6 +194,7 @@ void owner_table_free(struct owner_table *t)
 	if (t) {
 		free(t->entries);
 		free(t->slots);
+		free(t->comms);
 	}
 	free(t);
 }

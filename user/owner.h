@@ -6,17 +6,18 @@
 #include <linux/types.h>
 #include "tcpkawatch.h"
 
-/* Socket inodes and the processes holding them, for many lookups: built
- * from a scan of proc_root, or filled with owner_table_add() and then
- * indexed with owner_table_index(). */
+/* Sockets and the processes holding them, for many lookups: built from a
+ * scan of proc_root (keyed by socket inode), or filled with
+ * owner_table_add() (any key that names a socket) and then indexed with
+ * owner_table_index(). */
 struct owner_table;
 struct owner_table *owner_table_build(const char *proc_root);
 struct owner_table *owner_table_new(const char *proc_root);
 /* comm NULL: read from proc_root when looked up. 0, or -1 out of memory. */
-int owner_table_add(struct owner_table *t, __u64 ino, __u32 pid, const char *comm);
+int owner_table_add(struct owner_table *t, __u64 key, __u32 pid, const char *comm);
 /* After the last add, before the first find. 0, or -1 out of memory. */
 int owner_table_index(struct owner_table *t);
-bool owner_table_find(const struct owner_table *t, __u64 ino, __u32 *pid,
+bool owner_table_find(const struct owner_table *t, __u64 key, __u32 *pid,
 		      char comm[TASK_COMM_LEN]);
 void owner_table_free(struct owner_table *t);
 

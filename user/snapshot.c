@@ -16,7 +16,7 @@ struct snapshot {
 	struct bpf_link *owners_iter;
 };
 
-struct snapshot *snapshot_open(void)
+struct snapshot *snapshot_open(bool with_inode)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 
@@ -28,6 +28,7 @@ struct snapshot *snapshot_open(void)
 		goto fail;
 	}
 	s->skel->rodata->hz_fallback = timer_list_hz();
+	s->skel->rodata->with_inode = with_inode;
 	if (list_bpf__load(s->skel)) {
 		fprintf(stderr, "tcpkawatch: the kernel refused the iter/tcp program (%s): it needs "
 			"Linux 5.9 or later\n", strerror(errno));
@@ -86,7 +87,7 @@ static void add_owner(void *ctx, const void *rec)
 	struct owner_record r;
 
 	memcpy(&r, rec, sizeof(r));
-	owner_table_add(ctx, r.ino, r.pid, r.comm);
+	owner_table_add(ctx, r.sock, r.pid, r.comm);
 }
 
 struct owner_table *snapshot_owners(struct snapshot *s)

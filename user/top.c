@@ -89,8 +89,8 @@ static void draw(struct top *t, const struct export_losses *l)
 	for (shown = t->scroll; shown < t->n && y < LINES; shown++, y++) {
 		const struct list_record *r = &t->rows[shown].r;
 
-		format_endpoint(&r->t, 0, local, sizeof(local));
-		format_endpoint(&r->t, 1, remote, sizeof(remote));
+		format_endpoint(local, &r->t, 0);
+		format_endpoint(remote, &r->t, 1);
 		mvprintw(y, 0, "%-10u %-11s %-27s %-27s %-3s %6u %-8s %8.1fs %8.1fs",
 			 t->rows[shown].netns, tcp_state_name(r->state), local, remote,
 			 r->keepalive ? "on" : "off", r->probes_out, ka_source_name(r->ka_source),
@@ -183,7 +183,7 @@ int top_main(int argc, char **argv)
 			"tcpkawatch list\n");
 		return 1;
 	}
-	t.snap = snapshot_open();
+	t.snap = snapshot_open(false);
 	if (!t.snap)
 		return 1;
 	err = watch(&wopts, &sink);

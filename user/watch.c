@@ -46,21 +46,22 @@ static __u64 monotonic_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* The process holding the socket's inode now. One kernel pass finds the
- * owners of all sockets (snapshot_owners()), so a burst of events of old
- * connections costs one pass a second, not a /proc scan each. */
+/* The process holding the socket now. One kernel pass finds the owners of
+ * all sockets (snapshot_owners(), by socket address), so a burst of
+ * events of old connections costs one pass a second; without it, a /proc
+ * scan (by inode). */
 static void find_owner(struct watch_run *run, struct ka_event *e)
 {
 	__u64 now = monotonic_ns();
 
 	if (!run->owners || now - run->owners_ns >= 1000000000ULL) {
 		if (!run->snap)
-			run->snap = snapshot_open();
+			run->snap = snapshot_open(false);
 		owner_table_free(run->owners);
 		run->owners = run->snap ? snapshot_owners(run->snap) : owner_table_build("/proc");
 		run->owners_ns = now;
 	}
-	owner_table_find(run->owners, e->ino, &e->pid, e->comm);
+	owner_table_find(run->owners, run->snap ? e->sock : e->ino, &e->pid, e->comm);
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -79,7 +80,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		if (r && r->pid) {
 			e.pid = r->pid;
 			memcpy(e.comm, r->comm, sizeof(e.comm));
-		} else if (e.ino) {
+		} else if (e.sock) {
 			find_owner(run, &e);
 		}
 	}

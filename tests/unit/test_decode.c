@@ -57,17 +57,17 @@ int main(void)
 	CHECK(!strcmp(errno_name(103), "ECONNABORTED"));
 	CHECK(!strcmp(errno_name(0), "0"));
 
-	format_ip(&v4, 0, buf, sizeof(buf));
+	format_ip(buf, &v4, 0);
 	CHECK(!strcmp(buf, "10.0.0.1"));
-	format_ip(&v4, 1, buf, sizeof(buf));
+	format_ip(buf, &v4, 1);
 	CHECK(!strcmp(buf, "192.168.1.2"));
-	format_endpoint(&v4, 0, buf, sizeof(buf));
+	format_endpoint(buf, &v4, 0);
 	CHECK(!strcmp(buf, "10.0.0.1:40000"));
-	format_endpoint(&v4, 1, buf, sizeof(buf));
+	format_endpoint(buf, &v4, 1);
 	CHECK(!strcmp(buf, "192.168.1.2:443"));
-	format_endpoint(&v6, 0, buf, sizeof(buf));
+	format_endpoint(buf, &v6, 0);
 	CHECK(!strcmp(buf, "[::1]:5000"));
-	format_endpoint(&v6, 1, buf, sizeof(buf));
+	format_endpoint(buf, &v6, 1);
 	CHECK(!strcmp(buf, "[fd00::2]:65535"));
 
 	/* HZ from /proc/timer_list: jiffies started at 2^32 - 300 HZ */

@@ -7,23 +7,26 @@
 
 static int unit_passed, unit_failed;
 
-#define CHECK(cond) do {						\
-	if (cond) {							\
-		unit_passed++;						\
-	} else {							\
-		unit_failed++;						\
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__,	\
-			__LINE__, #cond);				\
-	}								\
-} while (0)
+/* Counts cond (evaluated once) and says where it failed; returns it. */
+#define CHECK(cond) unit_check(!!(cond), __FILE__, __LINE__, #cond)
 
 /* CHECK, and stop the test program here if it failed (a NULL that the
  * next checks would dereference). */
 #define REQUIRE(cond) do {						\
-	CHECK(cond);							\
-	if (!(cond))							\
+	if (!CHECK(cond))						\
 		return unit_done(__FILE__);				\
 } while (0)
+
+static inline int unit_check(int ok, const char *file, int line, const char *text)
+{
+	if (ok) {
+		unit_passed++;
+	} else {
+		unit_failed++;
+		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", file, line, text);
+	}
+	return ok;
+}
 
 static inline int unit_done(const char *name)
 {
