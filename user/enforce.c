@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -21,7 +22,8 @@
 #include "kernel.h"
 #include "tcpkawatch.h"
 
-#define PIN_DIR "/sys/fs/bpf/tcpkawatch"
+#define BPFFS "/sys/fs/bpf"
+#define PIN_DIR BPFFS "/tcpkawatch"
 #define PIN_LINK PIN_DIR "/enforce_link"
 #define PIN_POLICY PIN_DIR "/enforce_policy"
 #define PIN_COUNTERS PIN_DIR "/enforce_counters"
@@ -306,11 +308,29 @@ static int remove_pins(bool quiet)
 	return 0;
 }
 
+/* Pins need the BPF filesystem at /sys/fs/bpf, which systemd mounts at
+ * boot but a bare system may not have: mount it, as bpftool does. */
+static int mount_bpffs(void)
+{
+	struct statfs fs;
+
+	if (!statfs(BPFFS, &fs) && fs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700")) {
+		fprintf(stderr, "tcpkawatch: no BPF filesystem at %s and cannot mount one: %s\n",
+			BPFFS, strerror(errno));
+		return -1;
+	}
+	fprintf(stderr, "tcpkawatch: mounted the BPF filesystem at %s\n", BPFFS);
+	return 0;
+}
+
 static int pin_all(struct enforce_bpf *skel, struct bpf_link *link)
 {
+	if (mount_bpffs())
+		return -1;
 	if (mkdir(PIN_DIR, 0700) && errno != EEXIST) {
-		fprintf(stderr, "tcpkawatch: cannot create %s: %s (is bpffs mounted?)\n", PIN_DIR,
-			strerror(errno));
+		fprintf(stderr, "tcpkawatch: cannot create %s: %s\n", PIN_DIR, strerror(errno));
 		return -1;
 	}
 	/* a second --pin replaces the first: the new link is attached

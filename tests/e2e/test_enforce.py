@@ -1,6 +1,7 @@
 """tcpkawatch enforce: keepalive for programs that never set it."""
 import json
 import os
+import select
 import subprocess
 
 from ka import (ROOT, TCPKAWATCH, Cgroup, Enforce, Netns, Peer, Watch, check,
@@ -149,6 +150,37 @@ def test_pin_status_off_and_foreign_program():
             run("bpftool", "cgroup", "detach", cg.path, "sock_ops", "pinned", pin,
                 check_rc=False)
             run("rm", "-rf", pin, pin + "_maps", check_rc=False)
+
+
+def test_pin_mounts_bpffs_where_none_is():
+    """--pin on a system without the BPF filesystem (a mount namespace of
+    our own, /sys/fs/bpf unmounted there) mounts it, as bpftool does, and
+    pins; the host's /sys/fs/bpf is not touched. Leaving the namespace
+    drops the pins with the mount, so nothing outlives the test."""
+    with Netns() as ns, Cgroup() as cg:
+        script = (f"umount /sys/fs/bpf 2>/dev/null; "
+                  f"{TCPKAWATCH} enforce --pin --cgroup {cg.path} --idle 13 || exit 1; "
+                  f"echo pinned; read x; {TCPKAWATCH} enforce --status; "
+                  f"{TCPKAWATCH} enforce --off")
+        sh = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                               script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        try:
+            ready, _, _ = select.select([sh.stdout], [], [], 30)
+            line = sh.stdout.readline() if ready else "(nothing within 30 s)"
+            check("pinned" in line, f"--pin without bpffs: {line!r}")
+            _, _, ska, cka = pair(ns, 5223, cg)
+            check(ska[1] == 13 and cka[1] == 13, f"pinned policy not applied {ska} {cka}")
+            check(not os.path.exists("/sys/fs/bpf/tcpkawatch"), "pinned in the host's bpffs")
+            out, err = sh.communicate("\n", timeout=30)
+            check(sh.returncode == 0 and "idle=13s" in out and "enforcement removed" in out,
+                  f"--status/--off there: {out} {err}")
+            check("mounted the BPF filesystem at /sys/fs/bpf" in err, f"no note: {err}")
+        finally:
+            if sh.poll() is None:
+                sh.kill()
+                sh.wait()
+        check(not enforce_attachments(), f"left attached: {enforce_attachments()}")
 
 
 def test_bad_values():
