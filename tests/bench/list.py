@@ -32,7 +32,9 @@ def timed(cmd, ns):
 
 
 def main():
-    with Netns({"net.ipv4.ip_local_port_range": "1024 65000"}) as ns:
+    # listeners on 7000-7053, clients' ports above them: a holder must not
+    # find its listening port taken by another one's client
+    with Netns({"net.ipv4.ip_local_port_range": "8000 65000"}) as ns:
         holders = []
         try:
             for i in range(PROCS):
