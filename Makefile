@@ -67,10 +67,12 @@ $(OUTPUT)/bare_iter: tests/bench/bare_iter.c | $(OUTPUT)
 	$(CC) $(CFLAGS) $< $(LIBS) -o $@
 
 # Loopback churn with and without tcpkawatch, and BPF run times; list over
-# about 100,000 sockets against ss and a bare iterator (root).
+# about 100,000 sockets against ss and a bare iterator; memory per tracked
+# connection (root).
 bench: tcpkawatch $(OUTPUT)/churn $(OUTPUT)/bare_iter $(OUTPUT)/bare_iter.bpf.o
 	python3 tests/bench/churn.py
 	python3 tests/bench/list.py
+	python3 tests/bench/memory.py
 
 run: tcpkawatch
 	./tcpkawatch

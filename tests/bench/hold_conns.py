@@ -1,12 +1,24 @@
 #!/usr/bin/env python3
 """Open N loopback connections to the listeners on PORTS (both ends held
 by this process: 2N descriptors, within the 20,000 a process may have),
-print "ready", and hold them until stdin closes. For make bench."""
+print "ready", and hold them until stdin closes. With IDLE, keepalive on
+both ends every IDLE seconds (the peer answers). For make bench."""
 import resource
 import socket
 import sys
 
 n, ports = int(sys.argv[1]), [int(p) for p in sys.argv[2].split(",")]
+idle = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+
+
+def keepalive(s):
+    if idle:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, idle)
+    return s
+
+
 resource.setrlimit(resource.RLIMIT_NOFILE, (2 * n + 100, 2 * n + 100))
 listeners = []
 for port in ports:
@@ -21,6 +33,6 @@ for i in range(n):
     ls = listeners[i % len(listeners)]
     c = socket.create_connection(ls.getsockname())
     a, _ = ls.accept()
-    held += [c, a]
+    held += [keepalive(c), keepalive(a)]
 print("ready", flush=True)
 sys.stdin.read()
