@@ -267,20 +267,22 @@ struct list_run {
 	/* lines go straight here and out with write(2): stdio would copy them */
 	char *out;
 	size_t out_len;
-	bool write_failed;
+	int write_errno;	/* the first write error, 0 if none */
 };
 
 static void flush_out(struct list_run *run)
 {
 	size_t done = 0;
 
-	while (done < run->out_len && !run->write_failed) {
+	while (done < run->out_len && !run->write_errno) {
 		ssize_t n = write(STDOUT_FILENO, run->out + done, run->out_len - done);
 
 		if (n > 0)
 			done += n;
-		else if (n < 0 && errno != EINTR)
-			run->write_failed = true;
+		else if (n == 0)
+			run->write_errno = EIO;
+		else if (errno != EINTR)
+			run->write_errno = errno;
 	}
 	run->out_len = 0;
 }
@@ -333,8 +335,8 @@ static int list(const struct list_opts *o)
 	fflush(stdout);
 	err = snapshot_walk(snap, o->filter.netns, list_one, &run);
 	flush_out(&run);
-	if (run.write_failed) {
-		fprintf(stderr, "tcpkawatch: writing the list: %s\n", strerror(errno));
+	if (run.write_errno) {
+		fprintf(stderr, "tcpkawatch: writing the list: %s\n", strerror(run.write_errno));
 		err = -1;
 	}
 	if (o->format == FMT_COLUMNS)
