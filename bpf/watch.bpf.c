@@ -90,7 +90,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 1 << 20);	/* the loader sets it: --ringbuf-size */
 } events SEC(".maps");
 
 static __always_inline void count(__u32 idx)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "args.h"
 #include "tcpkawatch.h"
 
@@ -30,6 +31,7 @@ static const char watch_doc[] =
 "  tcpkawatch -N 4026531840   # one network namespace (ls -iL /proc/PID/ns/net)\n"
 "  tcpkawatch --enforce 60,10,6  # fix and watch: keepalive for all new connections\n"
 "  tcpkawatch -s conns.jsonl  # at exit, append finished connections' records\n"
+"  tcpkawatch -b 64M -j | slow-consumer  # more room for bursts of events\n"
 "\n"
 "Turning keepalive on for programs that never set it: tcpkawatch enforce --help\n"
 "Every connection now, with its keepalive state: tcpkawatch list --help\n"
@@ -43,6 +45,9 @@ static const struct argp_option watch_options[] = {
 	  "Meanwhile turn keepalive on for every new connection (see tcpkawatch enforce)", 0 },
 	{ "stats-file", 's', "PATH", 0,
 	  "At exit, append each finished connection's record to PATH (JSON lines)", 0 },
+	{ "ringbuf-size", 'b', "SIZE", 0,
+	  "Ring buffer for events: 4K to 1G, a power of two (default 4M). Records that do "
+	  "not fit are counted and reported as lost: make it larger", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	HELP_OPTION,
 	{ "version", 'V', NULL, 0, "Show the version", -1 },
@@ -99,6 +104,28 @@ static void parse_enforce_triple(char *arg, struct watch_opts *o)
 	o->enforce_cnt = parse_ka_value(cnt, "enforce cnt", KA_MAX_CNT);
 }
 
+/* "4M", "512K", "1G" or bytes: a BPF ring buffer's size must be a power
+ * of two and a multiple of the page size (ringbuf_map_alloc()). */
+static __u32 parse_ringbuf_size(const char *arg)
+{
+	unsigned long v, unit = 1;
+	char num[32];
+	size_t len = strlen(arg);
+
+	if (len && len < sizeof(num) && strchr("KkMmGg", arg[len - 1])) {
+		unit = 1UL << (strchr("Kk", arg[len - 1]) ? 10 : strchr("Mm", arg[len - 1]) ? 20 : 30);
+		len--;
+	}
+	if (len >= sizeof(num))
+		usage_error("invalid ring buffer size '%s'", arg);
+	memcpy(num, arg, len);
+	num[len] = '\0';
+	if (!parse_ulong(num, 1, (1UL << 30) / unit, &v) || v * unit < (unsigned long)getpagesize() ||
+	    (v * unit) & (v * unit - 1))
+		usage_error("invalid ring buffer size '%s': a power of two from 4K to 1G", arg);
+	return v * unit;
+}
+
 static error_t watch_parse(int key, char *arg, struct argp_state *state)
 {
 	struct watch_opts *o = state->input;
@@ -123,6 +150,9 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 	case 'V':
 		printf("%s\n", argp_program_version);
 		exit(0);
+	case 'b':
+		o->ringbuf_bytes = parse_ringbuf_size(arg);
+		break;
 	case 'd':
 		if (!parse_ulong(arg, 1, 31536000, &v))
 			usage_error("invalid duration '%s': seconds, 1 to 31536000", arg);

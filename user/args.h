@@ -27,7 +27,10 @@ struct watch_opts {
 	__u32 enforce_idle;	/* --enforce; 0: not asked */
 	__u32 enforce_intvl;
 	__u32 enforce_cnt;
+	__u32 ringbuf_bytes;	/* the events ring buffer; 0: RINGBUF_DEFAULT */
 };
+
+#define RINGBUF_DEFAULT (4U << 20)
 
 /* Parse watch's options; on bad input prints one line and exits 2. */
 void parse_watch_args(int argc, char **argv, struct watch_opts *opts);

@@ -202,6 +202,8 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	skel->rodata->filter_netns = opts->filter.netns;
 	skel->rodata->filter_family = opts->filter.family;
 	skel->rodata->hz_fallback = timer_list_hz();
+	bpf_map__set_max_entries(skel->maps.events,
+				 opts->ringbuf_bytes ? opts->ringbuf_bytes : RINGBUF_DEFAULT);
 	if (watch_bpf__load(skel)) {
 		fprintf(stderr, "tcpkawatch: the kernel refused the BPF programs (%s): it needs "
 			"BTF tracepoints (tp_btf) and bpf_jiffies64, Linux 5.8 or later; -v shows "

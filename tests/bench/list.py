@@ -41,7 +41,7 @@ def main():
                 ports = ",".join(str(7000 + 10 * i + k) for k in range(4))
                 holders.append(subprocess.Popen(
                     ["ip", "netns", "exec", ns.name, "python3",
-                     os.path.join(ROOT, "tests", "bench", "hold_conns.py"), str(CONNS), ports],
+                     os.path.join(ROOT, "tests", "e2e", "hold_conns.py"), str(CONNS), ports],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
             for h in holders:
                 if h.stdout.readline().strip() != "ready":

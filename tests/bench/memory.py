@@ -85,7 +85,7 @@ def hold_batch(ns, batch, watch, holders):
     probes_before = ns.nstat(PROBES)[PROBES]
     ports = ",".join(str(7000 + 10 * batch + k) for k in range(4))
     h = subprocess.Popen(["ip", "netns", "exec", ns.name, "python3",
-                          os.path.join(ROOT, "tests", "bench", "hold_conns.py"),
+                          os.path.join(ROOT, "tests", "e2e", "hold_conns.py"),
                           str(CONNS), ports, str(IDLE)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     holders.append(h)

@@ -1,8 +1,10 @@
 """Keepalive probes, answers and keepalive deaths, against nstat."""
 import json
 import os
+import select
+import subprocess
 
-from ka import Netns, Peer, Watch, check
+from ka import HERE, Netns, Peer, Watch, check, wait_until
 
 KA = ("--idle", 1, "--intvl", 1, "--cnt", 2)
 COUNTERS = ("TcpExtTCPKeepAlive", "TcpExtTCPAbortOnTimeout")
@@ -126,3 +128,40 @@ def test_stats_file():
     finally:
         if os.path.exists(path):
             os.unlink(path)
+
+
+def test_ring_buffer_losses_counted():
+    """A ring buffer of one page and 2,000 first probes within milliseconds:
+    most records cannot fit. Each probe the kernel sent (nstat) is either
+    an event or counted lost, never both, never neither; the loss is
+    reported on stderr and in the `lost` record at exit."""
+    conns, probes = 1000, 2000
+    with Netns({"net.ipv4.ip_local_port_range": "8000 65000"}) as ns, \
+            Watch("-N", ns.inode, "--ringbuf-size", "4K") as w:
+        before = ns.nstat(COUNTERS[0])[COUNTERS[0]]
+        # the first probe after 3 s, the next one only after 60 s
+        holder = subprocess.Popen(
+            ["ip", "netns", "exec", ns.name, "python3", os.path.join(HERE, "hold_conns.py"),
+             str(conns), "5400,5401", "3,60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True)
+        try:
+            ready, _, _ = select.select([holder.stdout], [], [], 30)
+            check(ready and holder.stdout.readline().strip() == "ready", "holder not ready")
+            for port in (5400, 5401):
+                ns.blackhole(port)  # no answers: nothing but the first probes
+            wait_until(lambda: ns.nstat(COUNTERS[0])[COUNTERS[0]] - before >= probes, 20,
+                       f"{probes} probes (nstat)")
+            sent = ns.nstat(COUNTERS[0])[COUNTERS[0]] - before
+            check(w.stop(allow_loss=True) == 0, "exit code")
+        finally:
+            holder.kill()
+            holder.wait()
+        seen = len(w.events("probe"))
+        lost = w.events("lost")
+        check(len(lost) == 1 and lost[0]["conn_table_full"] == 0 and
+              lost[0]["hook_misses"] == 0, f"lost record {lost}")
+        check(sent == probes and lost[0]["ringbuf_lost"] > 0 and
+              seen + lost[0]["ringbuf_lost"] == sent,
+              f"nstat {sent} probes, {seen} events + {lost[0]['ringbuf_lost']} lost")
+        check(any("warning: lost so far" in line for line in w.err),
+              f"no warning on stderr: {w.err}")
