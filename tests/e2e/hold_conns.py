@@ -2,11 +2,14 @@
 """Open N loopback connections to the listeners on PORTS (both ends held
 by this process: 2N descriptors, within the 20,000 a process may have),
 print "ready", and hold them until stdin closes. With IDLE[,INTVL],
-keepalive on both ends, turned on for all in one tight loop once all are
-open (their first probes go out within a few milliseconds of each
-other): the first probe after IDLE seconds, the next INTVL (default
-IDLE) seconds later. For make bench and the tests that need many
-connections at once."""
+keepalive on both ends: the first probe after IDLE seconds, the next
+INTVL (default IDLE) seconds later; turned on as each connection opens,
+or with "together" for all in one tight loop once all are open, so that
+their first probes go out within a few milliseconds of each other (a
+burst: thousands of them overflow the loopback backlog). For make bench
+and the tests that need many connections at once.
+
+usage: hold_conns.py N PORT[,PORT...] [IDLE[,INTVL] [together]]"""
 import resource
 import socket
 import sys
@@ -14,6 +17,7 @@ import sys
 n, ports = int(sys.argv[1]), [int(p) for p in sys.argv[2].split(",")]
 ka = [int(x) for x in sys.argv[3].split(",")] if len(sys.argv) > 3 else []
 idle, intvl = (ka + ka)[:2] if ka else (0, 0)
+together = sys.argv[4:] == ["together"]
 
 
 def keepalive(s):
@@ -38,7 +42,11 @@ for i in range(n):
     c = socket.create_connection(ls.getsockname())
     a, _ = ls.accept()
     held += [c, a]
-for s in held:
-    keepalive(s)
+    if not together:
+        keepalive(c)
+        keepalive(a)
+if together:
+    for s in held:
+        keepalive(s)
 print("ready", flush=True)
 sys.stdin.read()

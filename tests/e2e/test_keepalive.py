@@ -142,7 +142,7 @@ def test_ring_buffer_losses_counted():
         # the first probe after 3 s, the next one only after 60 s
         holder = subprocess.Popen(
             ["ip", "netns", "exec", ns.name, "python3", os.path.join(HERE, "hold_conns.py"),
-             str(conns), "5400,5401", "3,60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+             str(conns), "5400,5401", "3,60", "together"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True)
         try:
             ready, _, _ = select.select([holder.stdout], [], [], 30)
