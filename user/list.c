@@ -107,18 +107,6 @@ static const char *timer_name(int t)
 	return t >= 0 && t <= LT_PERSIST ? timer_names[t] : "unknown";
 }
 
-static void print_header(enum list_format f)
-{
-	if (f == FMT_CSV)
-		puts("netns,family,laddr,lport,raddr,rport,state,pid,comm,keepalive,ka_idle_s,"
-		     "ka_intvl_s,ka_cnt,ka_source,probes_out,timer,timer_ms,silence_ms,"
-		     "last_send_ms,user_timeout_ms,probes_sent,probes_answered,uid,inode");
-	else if (f == FMT_COLUMNS)
-		printf("%-10s %-11s %-27s %-27s %-7s %-15s %-3s %5s %5s %3s %-8s %6s %-16s %9s\n",
-		       "NETNS", "STATE", "LADDR:LPORT", "RADDR:RPORT", "PID", "COMM", "KA", "IDLE",
-		       "INTVL", "CNT", "SOURCE", "PROBES", "TIMER", "SILENCE");
-}
-
 /* A column: the text from start to p padded to width, and a space. */
 static char *column(char *start, char *p, int width)
 {
@@ -139,12 +127,6 @@ static char *column_num(char *p, unsigned long long v, int width)
 	p = text_rjust(start, text_u64(p, v), width);
 	*p++ = ' ';
 	return p;
-}
-
-/* key: the text before the value (",\"ka_cnt\":" or ",") */
-static char *field_num(char *p, const char *key, unsigned long long v)
-{
-	return text_u64(stpcpy(p, key), v);
 }
 
 static char *columns_line(char *p, const struct list_record *r, __u32 netns, __u32 pid,
@@ -181,83 +163,68 @@ static char *columns_line(char *p, const struct list_record *r, __u32 netns, __u
 	return stpcpy(p, "s\n");
 }
 
-static char *json_line(char *p, const struct list_record *r, __u32 netns, __u32 pid,
-		       const char *comm, const struct conn_state *seen)
+/* The longest line: JSON with a comm of escapes and every number at its widest. */
+#define LIST_LINE_LEN (CONN_FIELDS_LEN + 512)
+#define LIST_OUT_LEN (256 << 10)
+
+static char *num_or_null(char *p, enum text_record f, const char *key, bool known, long long v)
 {
-	*p++ = '{';
-	p = json_conn_fields(p, netns, &r->t, pid, comm);
-	p = stpcpy(stpcpy(stpcpy(p, ",\"state\":\""), tcp_state_name(r->state)), "\"");
-	p = stpcpy(p, r->keepalive ? ",\"keepalive\":true" : ",\"keepalive\":false");
-	if (r->full) {
-		p = field_num(p, ",\"ka_idle_s\":", r->ka_idle_ms / 1000);
-		p = field_num(p, ",\"ka_intvl_s\":", r->ka_intvl_ms / 1000);
-		p = field_num(p, ",\"ka_cnt\":", r->ka_cnt);
-		p = stpcpy(stpcpy(stpcpy(p, ",\"ka_source\":\""), ka_source_name(r->ka_source)), "\"");
-		p = field_num(p, ",\"probes_out\":", r->probes_out);
-		p = stpcpy(stpcpy(stpcpy(p, ",\"timer\":\""), timer_name(r->timer)), "\"");
-		p = text_s64(stpcpy(p, ",\"timer_ms\":"), r->timer_ms);
-		p = field_num(p, ",\"silence_ms\":", r->silence_ms);
-		p = field_num(p, ",\"last_send_ms\":", r->last_send_ms);
-		p = field_num(p, ",\"user_timeout_ms\":", r->user_timeout_ms);
-	} else {	/* TIME_WAIT, NEW_SYN_RECV: no full socket */
-		p = stpcpy(p, ",\"ka_idle_s\":null,\"ka_intvl_s\":null,\"ka_cnt\":null,"
-			   "\"ka_source\":\"none\",\"probes_out\":null,\"timer\":null,"
-			   "\"timer_ms\":null,\"silence_ms\":null,\"last_send_ms\":null,"
-			   "\"user_timeout_ms\":null");
-	}
-	if (seen) {
-		p = field_num(p, ",\"probes_sent\":", seen->probes_sent);
-		p = field_num(p, ",\"probes_answered\":", seen->answers);
-	} else {
-		p = stpcpy(p, ",\"probes_sent\":null,\"probes_answered\":null");
-	}
-	p = field_num(p, ",\"uid\":", r->uid);
-	p = field_num(p, ",\"inode\":", r->ino);
-	return stpcpy(p, "}\n");
+	return known ? text_field_num(p, f, key, v) : text_field_null(p, f, key);
 }
 
-static char *csv_line(char *p, const struct list_record *r, __u32 netns, __u32 pid,
-		      const char *comm, const struct conn_state *seen)
+/* A JSON object or a CSV row (or, with TEXT_CSV_HEADER, the header: any
+ * record will do). TIME_WAIT and NEW_SYN_RECV sockets have no full
+ * socket: no keepalive settings, no timer. seen: what a running observer
+ * knows of the connection, or NULL. */
+static char *record_line(char *line, enum text_record f, const struct list_record *r,
+			 __u32 netns, __u32 pid, const char *comm, const struct conn_state *seen)
 {
-	p = text_u64(p, netns);
-	p = stpcpy(p, r->t.family == AF_INET ? ",4," : ",6,");
-	p = format_ip(p, &r->t, 0);
-	p = field_num(p, ",", r->t.sport);
-	p = format_ip(stpcpy(p, ","), &r->t, 1);
-	p = field_num(p, ",", r->t.dport);
-	p = stpcpy(stpcpy(p, ","), tcp_state_name(r->state));
-	p = field_num(p, ",", pid);
-	p = text_csv_field(stpcpy(p, ","), comm);
-	if (r->full) {
-		p = field_num(p, ",", r->keepalive);
-		p = field_num(p, ",", r->ka_idle_ms / 1000);
-		p = field_num(p, ",", r->ka_intvl_ms / 1000);
-		p = field_num(p, ",", r->ka_cnt);
-		p = stpcpy(stpcpy(p, ","), ka_source_name(r->ka_source));
-		p = field_num(p, ",", r->probes_out);
-		p = stpcpy(stpcpy(p, ","), timer_name(r->timer));
-		p = text_s64(stpcpy(p, ","), r->timer_ms);
-		p = field_num(p, ",", r->silence_ms);
-		p = field_num(p, ",", r->last_send_ms);
-		p = field_num(p, ",", r->user_timeout_ms);
-	} else {
-		p = stpcpy(p, ",0,,,,none,,,,,,");
+	bool full = r->full;
+	char *p = line;
+
+	if (f == TEXT_JSON)
+		*p++ = '{';
+	p = conn_fields(p, f, netns, &r->t, pid, comm);
+	p = text_field_str(p, f, "state", tcp_state_name(r->state));
+	p = text_field_bool(p, f, "keepalive", r->keepalive);
+	p = num_or_null(p, f, "ka_idle_s", full, r->ka_idle_ms / 1000);
+	p = num_or_null(p, f, "ka_intvl_s", full, r->ka_intvl_ms / 1000);
+	p = num_or_null(p, f, "ka_cnt", full, r->ka_cnt);
+	p = text_field_str(p, f, "ka_source", ka_source_name(full ? r->ka_source : KA_SRC_NONE));
+	p = num_or_null(p, f, "probes_out", full, r->probes_out);
+	p = full ? text_field_str(p, f, "timer", timer_name(r->timer))
+		 : text_field_null(p, f, "timer");
+	p = num_or_null(p, f, "timer_ms", full, r->timer_ms);
+	p = num_or_null(p, f, "silence_ms", full, r->silence_ms);
+	p = num_or_null(p, f, "last_send_ms", full, r->last_send_ms);
+	p = num_or_null(p, f, "user_timeout_ms", full, r->user_timeout_ms);
+	p = num_or_null(p, f, "probes_sent", seen, seen ? seen->probes_sent : 0);
+	p = num_or_null(p, f, "probes_answered", seen, seen ? seen->answers : 0);
+	p = text_field_num(p, f, "uid", r->uid);
+	p = text_field_num(p, f, "inode", r->ino);
+	if (f != TEXT_JSON) {
+		p[-1] = '\n';	/* the last comma */
+		return p;
 	}
-	if (seen) {
-		p = field_num(p, ",", seen->probes_sent);
-		p = field_num(p, ",", seen->answers);
-	} else {
-		p = stpcpy(p, ",,");
-	}
-	p = field_num(p, ",", r->uid);
-	p = field_num(p, ",", r->ino);
+	p[-1] = '}';
 	*p++ = '\n';
 	return p;
 }
 
-/* The longest line: JSON with a comm of escapes and every number at its widest. */
-#define LIST_LINE_LEN (JSON_CONN_FIELDS_LEN + 512)
-#define LIST_OUT_LEN (256 << 10)
+static void print_header(enum list_format f)
+{
+	static const struct list_record any;
+	char line[LIST_LINE_LEN];
+
+	if (f == FMT_CSV)
+		fwrite(line, 1, record_line(line, TEXT_CSV_HEADER, &any, 0, 0, "", NULL) - line,
+		       stdout);
+	else if (f == FMT_COLUMNS)
+		printf("%-10s %-11s %-27s %-27s %-7s %-15s %-3s %5s %5s %3s %-8s %6s %-16s %9s\n",
+		       "NETNS", "STATE", "LADDR:LPORT", "RADDR:RPORT", "PID", "COMM", "KA", "IDLE",
+		       "INTVL", "CNT", "SOURCE", "PROBES", "TIMER", "SILENCE");
+}
+
 
 struct list_run {
 	const struct list_opts *opts;
@@ -305,12 +272,11 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 	if (run->out_len > LIST_OUT_LEN - LIST_LINE_LEN)
 		flush_out(run);
 	line = run->out + run->out_len;
-	if (o->format == FMT_JSON)
-		end = json_line(line, r, netns, pid, comm, seen);
-	else if (o->format == FMT_CSV)
-		end = csv_line(line, r, netns, pid, comm, seen);
-	else
+	if (o->format == FMT_COLUMNS)
 		end = columns_line(line, r, netns, pid, comm);
+	else
+		end = record_line(line, o->format == FMT_JSON ? TEXT_JSON : TEXT_CSV, r, netns,
+				  pid, comm, seen);
 	run->out_len += end - line;
 	run->shown++;
 }

@@ -6,29 +6,30 @@
 #include "output.h"
 #include "text.h"
 
-char *json_conn_fields(char *p, __u32 netns, const struct conn_tuple *t, __u32 pid,
-		       const char *comm)
+char *conn_fields(char *p, enum text_record f, __u32 netns, const struct conn_tuple *t,
+		  __u32 pid, const char *comm)
 {
 	char ip[ADDR_STR_LEN];
 
-	p = text_u64(stpcpy(p, "\"netns\":"), netns);
-	p = stpcpy(p, t->family == AF_INET ? ",\"family\":4" : ",\"family\":6");
+	p = text_field_num(p, f, "netns", netns);
+	p = text_field_num(p, f, "family", t->family == AF_INET ? 4 : 6);
 	format_ip(ip, t, 0);
-	p = text_json_string(stpcpy(p, ",\"laddr\":"), ip);
-	p = text_u64(stpcpy(p, ",\"lport\":"), t->sport);
+	p = text_field_str(p, f, "laddr", ip);
+	p = text_field_num(p, f, "lport", t->sport);
 	format_ip(ip, t, 1);
-	p = text_json_string(stpcpy(p, ",\"raddr\":"), ip);
-	p = text_u64(stpcpy(p, ",\"rport\":"), t->dport);
-	p = text_u64(stpcpy(p, ",\"pid\":"), pid);
-	return text_json_string(stpcpy(p, ",\"comm\":"), comm);
+	p = text_field_str(p, f, "raddr", ip);
+	p = text_field_num(p, f, "rport", t->dport);
+	p = text_field_num(p, f, "pid", pid);
+	return text_field_str(p, f, "comm", comm);
 }
 
+/* The same keys for watch's JSON objects, which go on after them. */
 static void put_json_conn_fields(FILE *f, __u32 netns, const struct conn_tuple *t, __u32 pid,
 				 const char *comm)
 {
-	char buf[JSON_CONN_FIELDS_LEN];
+	char buf[CONN_FIELDS_LEN];
 
-	*json_conn_fields(buf, netns, t, pid, comm) = '\0';
+	conn_fields(buf, TEXT_JSON, netns, t, pid, comm)[-1] = '\0';	/* the last comma */
 	fputs(buf, f);
 }
 

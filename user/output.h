@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "aggregate.h"
 #include "decode.h"
+#include "text.h"
 #include "tcpkawatch.h"
 
 struct out_ctx {
@@ -25,11 +26,11 @@ void out_stats_file(FILE *f, const struct conn_table *tab);
  * Prints nothing when all are 0. */
 void out_lost(const struct out_ctx *o, __u64 ringbuf_lost, __u64 conn_table_full,
 	      __u64 hook_misses);
-/* The keys every JSON object starts with: "netns", "family", "laddr",
- * "lport", "raddr", "rport", "pid", "comm" (no braces), written at p
- * (JSON_CONN_FIELDS_LEN bytes at most); returns the new end. */
-#define JSON_CONN_FIELDS_LEN (128 + 4 * ADDR_STR_LEN + 6 * TASK_COMM_LEN)
-char *json_conn_fields(char *p, __u32 netns, const struct conn_tuple *t, __u32 pid,
-		       const char *comm);
+/* The fields every record starts with (text_field_*() in text.h):
+ * netns, family, laddr, lport, raddr, rport, pid, comm, written at p
+ * (CONN_FIELDS_LEN bytes at most); returns the new end. */
+#define CONN_FIELDS_LEN (128 + 4 * ADDR_STR_LEN + 6 * TASK_COMM_LEN)
+char *conn_fields(char *p, enum text_record f, __u32 netns, const struct conn_tuple *t,
+		  __u32 pid, const char *comm);
 
 #endif

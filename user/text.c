@@ -89,3 +89,49 @@ char *text_csv_field(char *p, const char *s)
 	*p++ = '"';
 	return p;
 }
+
+/* "key": before a JSON value; nothing before a CSV one */
+static char *json_key(char *p, enum text_record f, const char *key)
+{
+	return f == TEXT_JSON ? stpcpy(stpcpy(stpcpy(p, "\""), key), "\":") : p;
+}
+
+static char *header_field(char *p, const char *key)
+{
+	return stpcpy(stpcpy(p, key), ",");
+}
+
+char *text_field_num(char *p, enum text_record f, const char *key, long long v)
+{
+	if (f == TEXT_CSV_HEADER)
+		return header_field(p, key);
+	p = text_s64(json_key(p, f, key), v);
+	*p++ = ',';
+	return p;
+}
+
+char *text_field_str(char *p, enum text_record f, const char *key, const char *s)
+{
+	if (f == TEXT_CSV_HEADER)
+		return header_field(p, key);
+	p = json_key(p, f, key);
+	p = f == TEXT_JSON ? text_json_string(p, s) : text_csv_field(p, s);
+	*p++ = ',';
+	return p;
+}
+
+char *text_field_bool(char *p, enum text_record f, const char *key, int v)
+{
+	if (f == TEXT_CSV_HEADER)
+		return header_field(p, key);
+	if (f == TEXT_JSON)
+		return stpcpy(json_key(p, f, key), v ? "true," : "false,");
+	return stpcpy(p, v ? "1," : "0,");
+}
+
+char *text_field_null(char *p, enum text_record f, const char *key)
+{
+	if (f == TEXT_CSV_HEADER)
+		return header_field(p, key);
+	return stpcpy(json_key(p, f, key), f == TEXT_JSON ? "null," : ",");
+}

@@ -3,6 +3,7 @@
 namespace (held by several processes: 20,000 descriptors each at most);
 wall time, median of 5, of `ss -tioen`, `ss -tn`, a bare iter/tcp walk
 (24 bytes a socket, whole process with load) and `tcpkawatch list`."""
+import contextlib
 import os
 import statistics
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from ka import TCPKAWATCH, Netns, run  # noqa: E402
+from ka import TCPKAWATCH, HeldConns, Netns, run  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROCS = int(os.environ.get("LIST_PROCS", 6))
@@ -34,33 +35,24 @@ def timed(cmd, ns):
 def main():
     # listeners on 7000-7053, clients' ports above them: a holder must not
     # find its listening port taken by another one's client
-    with Netns({"net.ipv4.ip_local_port_range": "8000 65000"}) as ns:
-        holders = []
-        try:
-            for i in range(PROCS):
-                ports = ",".join(str(7000 + 10 * i + k) for k in range(4))
-                holders.append(subprocess.Popen(
-                    ["ip", "netns", "exec", ns.name, "python3",
-                     os.path.join(ROOT, "tests", "e2e", "hold_conns.py"), str(CONNS), ports],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
-            for h in holders:
-                if h.stdout.readline().strip() != "ready":
-                    raise SystemExit("a holder failed")
-            count = int(run(os.path.join(ROOT, "build", "bare_iter"),
-                            os.path.join(ROOT, "build", "bare_iter.bpf.o"), ns=ns).stdout)
-            figures = {
-                "ss -tioen": timed(["ss", "-tioen"], ns),
-                "ss -tn": timed(["ss", "-tn"], ns),
-                "bare iter/tcp walk": timed([os.path.join(ROOT, "build", "bare_iter"),
-                                             os.path.join(ROOT, "build", "bare_iter.bpf.o")], ns),
-                "tcpkawatch list": timed([TCPKAWATCH, "list", "-N", str(ns.inode)], ns),
-                "tcpkawatch list --json": timed([TCPKAWATCH, "list", "--json", "-N",
-                                                 str(ns.inode)], ns),
-            }
-        finally:
-            for h in holders:
-                h.kill()
-                h.wait()
+    with Netns({"net.ipv4.ip_local_port_range": "8000 65000"}) as ns, \
+            contextlib.ExitStack() as stack:
+        # started together, then waited for: they open their connections at once
+        holders = [stack.enter_context(HeldConns(ns, CONNS, range(7000 + 10 * i, 7004 + 10 * i)))
+                   for i in range(PROCS)]
+        for h in holders:
+            h.ready()
+        count = int(run(os.path.join(ROOT, "build", "bare_iter"),
+                        os.path.join(ROOT, "build", "bare_iter.bpf.o"), ns=ns).stdout)
+        figures = {
+            "ss -tioen": timed(["ss", "-tioen"], ns),
+            "ss -tn": timed(["ss", "-tn"], ns),
+            "bare iter/tcp walk": timed([os.path.join(ROOT, "build", "bare_iter"),
+                                         os.path.join(ROOT, "build", "bare_iter.bpf.o")], ns),
+            "tcpkawatch list": timed([TCPKAWATCH, "list", "-N", str(ns.inode)], ns),
+            "tcpkawatch list --json": timed([TCPKAWATCH, "list", "--json", "-N",
+                                             str(ns.inode)], ns),
+        }
     print(f"list over {count} TCP sockets in one namespace, wall time, median of {RUNS}:")
     for name, t in figures.items():
         print(f"  {name:24s} {t:7.3f} s")

@@ -4,8 +4,10 @@ managers, also when the test fails; every wait is bounded."""
 import json
 import os
 import queue
+import select
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -109,7 +111,17 @@ class Netns:
         return values
 
 
-class Lines:
+class Events:
+    """JSON objects a process writes: snapshot() has those so far."""
+
+    def wait(self, pred, timeout, what, count=1):
+        def found():
+            hits = [x for x in self.snapshot() if pred(x)]
+            return hits if len(hits) >= count else None
+        return wait_until(found, timeout, what)
+
+
+class Lines(Events):
     """Collects a process's stdout as JSON objects, in a thread."""
 
     def __init__(self, stream):
@@ -132,11 +144,24 @@ class Lines:
         with self.lock:
             return list(self.items)
 
-    def wait(self, pred, timeout, what, count=1):
-        def found():
-            hits = [x for x in self.snapshot() if pred(x)]
-            return hits if len(hits) >= count else None
-        return wait_until(found, timeout, what)
+    def finish(self):
+        self.thread.join(timeout=5)
+
+
+class FileLines(Events):
+    """The JSON objects a process writes to a file: the process never waits
+    for a reader (a pipe read by Python falls behind at thousands of
+    events a second, and tcpkawatch's ring buffer then fills)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def snapshot(self):
+        with open(self.path) as f:
+            return [json.loads(line) for line in f if line.endswith("\n")]
+
+    def finish(self):
+        pass
 
 
 def cgroup2_root():
@@ -172,6 +197,51 @@ class Cgroup:
         os.rmdir(self.path)
 
 
+class Bpffs:
+    """The BPF filesystem at /sys/fs/bpf for pins, mounted for the test
+    if the system has none there, and unmounted again after it."""
+
+    def __enter__(self):
+        self.mounted = run("findmnt", "-n", "-t", "bpf", "/sys/fs/bpf",
+                           check_rc=False).returncode != 0
+        if self.mounted:
+            run("mount", "-t", "bpf", "bpf", "/sys/fs/bpf")
+        return self
+
+    def __exit__(self, *exc):
+        if self.mounted:
+            run("umount", "/sys/fs/bpf", check_rc=False)
+
+
+def readline_within(stream, timeout):
+    """A line of a child's text stream, or "" if none came within timeout."""
+    ready, _, _ = select.select([stream], [], [], timeout)
+    return stream.readline() if ready else ""
+
+
+class HeldConns:
+    """N loopback connections to PORTS, both ends held by one process in
+    ns (hold_conns.py; ka_args: "IDLE[,INTVL]" and "together", as there),
+    killed on exit. ready() waits until all are open."""
+
+    def __init__(self, ns, n, ports, *ka_args):
+        self.cmd = ["ip", "netns", "exec", ns.name, "python3", os.path.join(HERE, "hold_conns.py"),
+                    str(n), ",".join(map(str, ports)), *map(str, ka_args)]
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        return self
+
+    def ready(self, timeout=60):
+        if readline_within(self.proc.stdout, timeout).strip() != "ready":
+            raise TestFailure(f"{' '.join(self.cmd)}: not ready within {timeout}s")
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
 class Peer:
     """peer.py in a namespace (and a cgroup, if given); its JSON lines in .out."""
 
@@ -198,15 +268,25 @@ class Peer:
 class Watch:
     """tcpkawatch --json running until stop(); events in .out."""
     running = 0  # instances alive: the last one out checks the kernel
+    events_file = False  # subclasses (Enforce, the exporter) read a pipe
 
-    def __init__(self, *args):
+    def __init__(self, *args, events_file=False):
         self.args = [TCPKAWATCH, "--json", *map(str, args)]
+        self.events_file = events_file
 
     def __enter__(self):
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        if self.events_file:
+            self.dir = tempfile.TemporaryDirectory()
+            path = os.path.join(self.dir.name, "events.json")
+            with open(path, "a") as out:  # a file offset of its own, not ours
+                self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.PIPE,
+                                             text=True)
+            self.out = FileLines(path)
+        else:
+            self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+            self.out = Lines(self.proc.stdout)
         Watch.running += 1
-        self.out = Lines(self.proc.stdout)
         self.err = []
         ready = threading.Event()
 
@@ -239,7 +319,7 @@ class Watch:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise TestFailure("tcpkawatch did not exit on signal")
-        self.out.thread.join(timeout=5)
+        self.out.finish()
         lost = self.events("lost")
         check(allow_loss or not lost, f"tcpkawatch lost something: {lost}")
         return rc
@@ -248,6 +328,8 @@ class Watch:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        if self.events_file:
+            self.dir.cleanup()
         Watch.running -= 1
         if not Watch.running:
             check_nothing_attached()

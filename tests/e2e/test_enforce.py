@@ -1,11 +1,10 @@
 """tcpkawatch enforce: keepalive for programs that never set it."""
 import json
 import os
-import select
 import subprocess
 
-from ka import (ROOT, TCPKAWATCH, Cgroup, Enforce, Netns, Peer, Watch, check,
-                enforce_attachments, run)
+from ka import (ROOT, TCPKAWATCH, Bpffs, Cgroup, Enforce, Netns, Peer, Watch, check,
+                enforce_attachments, readline_within, run)
 
 OFF = 0
 
@@ -108,7 +107,7 @@ def test_lifecycle_signals():
 def test_pin_status_off_and_foreign_program():
     foreign_obj = os.path.join(ROOT, "build", "foreign_sockops.bpf.o")
     pin = f"/sys/fs/bpf/tkw_foreign_{os.getpid()}"
-    with Netns() as ns, Cgroup() as cg:
+    with Bpffs(), Netns() as ns, Cgroup() as cg:
         run("bpftool", "prog", "load", foreign_obj, pin, "type", "sockops",
             "pinmaps", pin + "_maps")
         try:
@@ -166,8 +165,7 @@ def test_pin_mounts_bpffs_where_none_is():
                                script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
         try:
-            ready, _, _ = select.select([sh.stdout], [], [], 30)
-            line = sh.stdout.readline() if ready else "(nothing within 30 s)"
+            line = readline_within(sh.stdout, 30)
             check("pinned" in line, f"--pin without bpffs: {line!r}")
             _, _, ska, cka = pair(ns, 5223, cg)
             check(ska[1] == 13 and cka[1] == 13, f"pinned policy not applied {ska} {cka}")

@@ -1,10 +1,8 @@
 """Keepalive probes, answers and keepalive deaths, against nstat."""
 import json
 import os
-import select
-import subprocess
 
-from ka import HERE, Netns, Peer, Watch, check, wait_until
+from ka import HeldConns, Netns, Peer, Watch, check, wait_until
 
 KA = ("--idle", 1, "--intvl", 1, "--cnt", 2)
 COUNTERS = ("TcpExtTCPKeepAlive", "TcpExtTCPAbortOnTimeout")
@@ -140,22 +138,14 @@ def test_ring_buffer_losses_counted():
             Watch("-N", ns.inode, "--ringbuf-size", "4K") as w:
         before = ns.nstat(COUNTERS[0])[COUNTERS[0]]
         # the first probe after 3 s, the next one only after 60 s
-        holder = subprocess.Popen(
-            ["ip", "netns", "exec", ns.name, "python3", os.path.join(HERE, "hold_conns.py"),
-             str(conns), "5400,5401", "3,60", "together"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True)
-        try:
-            ready, _, _ = select.select([holder.stdout], [], [], 30)
-            check(ready and holder.stdout.readline().strip() == "ready", "holder not ready")
+        with HeldConns(ns, conns, (5400, 5401), "3,60", "together") as held:
+            held.ready()
             for port in (5400, 5401):
                 ns.blackhole(port)  # no answers: nothing but the first probes
             wait_until(lambda: ns.nstat(COUNTERS[0])[COUNTERS[0]] - before >= probes, 20,
                        f"{probes} probes (nstat)")
             sent = ns.nstat(COUNTERS[0])[COUNTERS[0]] - before
             check(w.stop(allow_loss=True) == 0, "exit code")
-        finally:
-            holder.kill()
-            holder.wait()
         seen = len(w.events("probe"))
         lost = w.events("lost")
         check(len(lost) == 1 and lost[0]["conn_table_full"] == 0 and
