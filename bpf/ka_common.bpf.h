@@ -45,11 +45,10 @@ static __always_inline __u8 ka_source_of(unsigned long skc_flags, __u8 cb_flags)
 	return cb_flags & KA_ENFORCED_TAG ? KA_SRC_ENFORCED : KA_SRC_APP;
 }
 
-/* The inode of the socket's file (as in /proc/PID/fd), 0 if it has none. */
-static __always_inline __u64 socket_inode(struct sock *sk)
+/* The inode of a socket's file (as in /proc/PID/fd), 0 without one
+ * (sk->sk_socket NULL): SOCK_INODE(), the inode is allocated with it. */
+static __always_inline __u64 socket_inode(struct socket *sock)
 {
-	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
-
 	if (!sock)
 		return 0;
 	return BPF_CORE_READ(container_of(sock, struct socket_alloc, socket), vfs_inode.i_ino);

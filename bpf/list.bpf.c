@@ -69,7 +69,7 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	net = sk->__sk_common.skc_net.net;
 	r.sock = (__u64)sk->sk_socket;
 	if (with_inode)
-		r.ino = socket_inode(sk);
+		r.ino = socket_inode(sk->sk_socket);
 	r.keepalive = !!(sk->__sk_common.skc_flags & (1UL << SOCK_KEEPOPEN));
 	r.ka_source = ka_source_of(sk->__sk_common.skc_flags, tp->bpf_sock_ops_cb_flags);
 	r.probes_out = icsk->icsk_probes_out;
