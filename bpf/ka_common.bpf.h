@@ -1,27 +1,48 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* What the BPF objects of tcpkawatch read from a socket the same way.
- * Included once per object: it defines the object's HZ globals. */
+ * Included once per object: it defines the object's HZ global. */
 #ifndef KA_COMMON_BPF_H
 #define KA_COMMON_BPF_H
 
 #define AF_INET		2
 #define AF_INET6	10
 
-/* Kernel ticks a second: from the kernel config, else measured by the
- * loader (hz_fallback). */
-extern unsigned int CONFIG_HZ __kconfig __weak;
-const volatile __u32 hz_fallback = 0;
+/* Kernel ticks a second, set by the loader (kernel_hz()). Not a __kconfig
+ * extern: libbpf fails the whole load when it finds no kernel config
+ * (no /proc/config.gz, no /boot/config-$(uname -r), as in containers). */
+const volatile __u32 hz = 0;
 
 static __always_inline __u32 jiffies_to_ms(__u32 j)
 {
-	__u32 hz = CONFIG_HZ ? CONFIG_HZ : hz_fallback;
-
 	return hz ? (__u64)j * 1000 / hz : 0;
 }
 
 static __always_inline __s32 jiffies_to_ms_signed(long j)
 {
 	return j < 0 ? -(__s32)jiffies_to_ms(-j) : (__s32)jiffies_to_ms(j);
+}
+
+/*
+ * Where TCP's keepalive timer lives. Older kernels run it on sk->sk_timer;
+ * newer ones, and stable backports such as Debian's 6.1.192 and 6.12.117,
+ * give it its own icsk_keepalive_timer in struct inet_connection_sock
+ * (in a union with mptcp_tout_timer). Decided at load time by CO-RE field
+ * existence: this flavour only matches the new layout.
+ */
+struct inet_connection_sock___ka_timer {
+	struct timer_list icsk_keepalive_timer;
+} __attribute__((preserve_access_index));
+
+#define KA_TIMER_IN_ICSK \
+	bpf_core_field_exists(struct inet_connection_sock___ka_timer, icsk_keepalive_timer)
+
+/* The byte offset of the keepalive timer in a TCP socket. */
+static __always_inline __u32 ka_timer_offset(void)
+{
+	if (KA_TIMER_IN_ICSK)
+		return bpf_core_field_offset(struct inet_connection_sock___ka_timer,
+					     icsk_keepalive_timer);
+	return bpf_core_field_offset(struct sock, sk_timer);
 }
 
 /* keepalive_time_when() and friends (include/net/tcp.h): the socket's

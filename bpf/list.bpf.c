@@ -90,9 +90,15 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	} else if (pending == ICSK_TIME_PROBE0) {
 		r.timer = LT_PERSIST;
 		r.timer_ms = until_ms(icsk->icsk_retransmit_timer.expires, now);
-	} else if (sk->sk_timer.entry.pprev) {	/* timer_pending() */
-		r.timer = LT_KEEPALIVE;
-		r.timer_ms = until_ms(sk->sk_timer.expires, now);
+	} else {
+		struct timer_list *ka = KA_TIMER_IN_ICSK ?
+			&((struct inet_connection_sock___ka_timer *)icsk)->icsk_keepalive_timer :
+			&sk->sk_timer;
+
+		if (ka->entry.pprev) {	/* timer_pending() */
+			r.timer = LT_KEEPALIVE;
+			r.timer_ms = until_ms(ka->expires, now);
+		}
 	}
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;

@@ -171,9 +171,11 @@ static __always_inline void submit(struct ka_event *e)
 		count(CNT_RINGBUF_LOST);
 }
 
+/* The socket whose keepalive timer this is: container_of() over either
+ * layout (ka_timer_offset()). */
 static __always_inline struct sock *timer_sock(struct timer_list *timer)
 {
-	return (void *)timer - bpf_core_field_offset(struct sock, sk_timer);
+	return (void *)timer - ka_timer_offset();
 }
 
 /* The peer acked: tcp_ack() reset icsk_probes_out to 0 while we still count

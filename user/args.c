@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "args.h"
+#include "kernel.h"
 #include "tcpkawatch.h"
 
 const char *argp_program_version = "tcpkawatch " TCPKAWATCH_VERSION;
@@ -48,8 +49,7 @@ static const struct argp_option watch_options[] = {
 	{ "ringbuf-size", 'b', "SIZE", 0,
 	  "Ring buffer for events: 4K to 1G, a power of two (default 4M). Records that do "
 	  "not fit are counted and reported as lost: make it larger", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
-	HELP_OPTION,
+	COMMON_OPTIONS,
 	{ "version", 'V', NULL, 0, "Show the version", -1 },
 	{},
 };
@@ -141,9 +141,6 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 	case 's':
 		o->stats_file = arg;
 		break;
-	case 'v':
-		o->verbose = true;
-		break;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &o->filter;
 		break;
@@ -180,6 +177,9 @@ void parse_watch_args(int argc, char **argv, struct watch_opts *opts)
 error_t common_parse(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
+	case 'v':
+		libbpf_messages(true);
+		break;
 	case 'h':
 		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
 		exit(0);

@@ -20,7 +20,6 @@ extern const struct argp conn_filter_argp;
 
 struct watch_opts {
 	bool json;
-	bool verbose;
 	long duration_s;	/* 0: until Ctrl-C or SIGTERM */
 	struct conn_filter filter;
 	const char *stats_file;	/* NULL: none */
@@ -38,9 +37,11 @@ void parse_watch_args(int argc, char **argv, struct watch_opts *opts);
 /* Parse a command's options (name: "tcpkawatch list", for --help) with
  * one-line errors; the command's parser ends in common_parse(). */
 void parse_command(const struct argp *argp, const char *name, int argc, char **argv, void *input);
-/* -h, unknown options and stray arguments, the same for every command. */
+/* -v, -h, unknown options and stray arguments, the same for every command. */
 error_t common_parse(int key, char *arg, struct argp_state *state);
-#define HELP_OPTION { "help", 'h', NULL, 0, "Show this help", -1 }
+#define COMMON_OPTIONS \
+	{ "verbose", 'v', NULL, 0, "Show libbpf's messages (why the kernel refused a program)", -1 }, \
+	{ "help", 'h', NULL, 0, "Show this help", -1 }
 
 /* Print "tcpkawatch: <message> (see --help)" and exit 2. */
 void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -81,7 +81,7 @@ static const struct argp_option enforce_options[] = {
 	{ "pin", OPT_PIN, NULL, 0, "Stay attached after exit (pinned under " PIN_DIR ")", 0 },
 	{ "status", OPT_STATUS, NULL, 0, "Show the pinned enforcement", 0 },
 	{ "off", OPT_OFF, NULL, 0, "Remove the pinned enforcement", 0 },
-	HELP_OPTION,
+	COMMON_OPTIONS,
 	{},
 };
 
@@ -352,10 +352,12 @@ struct enforce_session {
 	int cg_fd;
 };
 
-struct enforce_session *enforce_attach(struct enforce_policy *p, const char *cgroup)
+struct enforce_session *enforce_attach(struct enforce_policy *p, const char *cgroup,
+				       bool existing)
 {
 	struct enforce_session *s = calloc(1, sizeof(*s));
 	__u32 zero = 0;
+	int err;
 
 	if (!s) {
 		fprintf(stderr, "tcpkawatch: out of memory\n");
@@ -369,10 +371,19 @@ struct enforce_session *enforce_attach(struct enforce_policy *p, const char *cgr
 		fprintf(stderr, "tcpkawatch: cannot open cgroup %s: %s\n", p->cgroup, strerror(errno));
 		goto fail;
 	}
-	s->skel = enforce_bpf__open_and_load();
+	s->skel = enforce_bpf__open();
 	if (!s->skel) {
-		fprintf(stderr, "tcpkawatch: the kernel refused the sockops program (%s)\n",
-			strerror(errno));
+		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
+		goto fail;
+	}
+	/* the iterator only when asked: a kernel that refuses it still
+	 * enforces on new connections */
+	bpf_program__set_autoload(s->skel->progs.ka_enforce_existing, existing);
+	libbpf_load_begin();
+	err = enforce_bpf__load(s->skel);
+	if (err) {
+		report_load_error(existing ? "the sockops program or the --existing iterator" :
+			"the sockops program", err);
 		goto fail;
 	}
 	p->since = time(NULL);
@@ -415,7 +426,7 @@ void enforce_detach(struct enforce_session *s, bool report)
 static int enforce(struct enforce_opts *o)
 {
 	struct enforce_policy *p = &o->policy;
-	struct enforce_session *s = enforce_attach(p, o->cgroup);
+	struct enforce_session *s = enforce_attach(p, o->cgroup, o->existing);
 	int err = 1, cfd;
 
 	if (!s)

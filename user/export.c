@@ -357,7 +357,7 @@ static const struct argp_option export_options[] = {
 	{ "listen", 'l', "ADDR:PORT", 0, "Where to serve (default " DEFAULT_LISTEN ")", 0 },
 	{ "per-connection", 'c', "N", 0,
 	  "Also a series per probing connection, at most N (1-10000; default none)", 0 },
-	HELP_OPTION,
+	COMMON_OPTIONS,
 	{},
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <limits.h>
@@ -13,6 +14,73 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kernel.h"
+
+static bool libbpf_verbose;
+/* The first warning libbpf gave since libbpf_load_begin(), and the last
+ * line of the verifier's log in it, for a one-line error. */
+static char libbpf_warning[256], verifier_reason[256];
+
+static void keep_line(char *dst, size_t len, const char *src, size_t n)
+{
+	while (n && (src[n - 1] == '\n' || src[n - 1] == ' '))
+		n--;
+	snprintf(dst, len, "%.*s", (int)n, src);
+}
+
+/* libbpf prints a refused program's log in one message, between these
+ * markers (bpf_object_load_prog()); its last line is the verifier's reason. */
+static void keep_verifier_reason(const char *msg)
+{
+	const char *end = strstr(msg, "-- END PROG LOAD LOG --"), *line;
+
+	if (!end)
+		return;
+	while (end > msg && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	for (line = end; line > msg && line[-1] != '\n'; line--)
+		;
+	keep_line(verifier_reason, sizeof(verifier_reason), line, end - line);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	char msg[8192];
+	const char *text = msg;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(msg, sizeof(msg), fmt, args);
+	if (libbpf_verbose)
+		fputs(msg, stderr);
+	if (level != LIBBPF_WARN)
+		return 0;
+	keep_verifier_reason(msg);
+	if (!strncmp(text, "libbpf: ", 8))
+		text += 8;
+	if (!libbpf_warning[0] && !strstr(text, "PROG LOAD LOG"))
+		keep_line(libbpf_warning, sizeof(libbpf_warning), text, strcspn(text, "\n") + 1);
+	return 0;
+}
+
+void libbpf_messages(bool verbose)
+{
+	libbpf_verbose = verbose;
+	libbpf_set_print(libbpf_print);
+}
+
+void libbpf_load_begin(void)
+{
+	libbpf_warning[0] = verifier_reason[0] = '\0';
+}
+
+void report_load_error(const char *what, int err)
+{
+	fprintf(stderr, "tcpkawatch: the kernel refused %s: %s", what,
+		libbpf_warning[0] ? libbpf_warning : strerror(-err));
+	if (verifier_reason[0])
+		fprintf(stderr, " (verifier: %s)", verifier_reason);
+	fprintf(stderr, "%s\n", libbpf_verbose ? "" : "; -v shows libbpf's messages");
+}
 
 int check_root(void)
 {
@@ -75,40 +143,20 @@ int cgroup2_root(char *path, size_t len)
 	return found;
 }
 
-unsigned int hz_from_timer_list(const char *text)
+unsigned int hz_from_tick_ns(long tick_ns)
 {
-	static const unsigned int known[] = { 100, 250, 300, 1000 };
-	const char *now = strstr(text, "now at ");
-	const char *jif = strstr(text, "jiffies: ");
-	unsigned long long now_ns, jiffies;
-	double hz;
-
-	if (!now || !jif || sscanf(now, "now at %llu", &now_ns) != 1 ||
-	    sscanf(jif, "jiffies: %llu", &jiffies) != 1 || jiffies < (1ULL << 32))
-		return 0;
-	/* jiffies - 2^32 = HZ * (uptime - 300) */
-	if (now_ns <= 310ULL * 1000000000)
-		return 0;
-	hz = (double)(jiffies - (1ULL << 32)) / (now_ns / 1e9 - 300);
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (hz > known[i] * 0.97 && hz < known[i] * 1.03)
-			return known[i];
-	return 0;
+	return tick_ns > 0 ? (1000000000L + tick_ns / 2) / tick_ns : 0;
 }
 
-unsigned int timer_list_hz(void)
+unsigned int kernel_hz(void)
 {
-	char buf[4096];
-	size_t n;
-	FILE *f;
+	struct timespec res;
 
-	f = fopen("/proc/timer_list", "r");
-	if (!f)
+	/* posix_get_coarse_res(): the coarse clocks tick once a jiffy, and
+	 * report TICK_NSEC, (NSEC_PER_SEC + HZ/2) / HZ, as their resolution. */
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) || res.tv_sec)
 		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return hz_from_timer_list(buf);
+	return hz_from_tick_ns(res.tv_nsec);
 }
 
 long long realtime_offset_ns(void)

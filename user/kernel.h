@@ -2,8 +2,18 @@
 /* What the running kernel offers, checked before anything is loaded. */
 #ifndef KERNEL_H
 #define KERNEL_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
+
+/* libbpf's messages: on stderr with verbose (-v), else kept quietly so
+ * that a failed load can name its reason. */
+void libbpf_messages(bool verbose);
+/* Call before loading an object; after a failed load (err: its negative
+ * errno), report_load_error() prints one line: what was refused and why,
+ * in libbpf's and the verifier's words. */
+void libbpf_load_begin(void);
+void report_load_error(const char *what, int err);
 
 /* Each prints one line naming what is missing and returns -1, else 0. */
 int check_root(void);
@@ -37,13 +47,12 @@ int observer_conns_fd(unsigned int value_size);
 /* The mount point of the cgroup v2 hierarchy, from /proc/mounts. */
 int cgroup2_root(char *path, size_t len);
 
-/* Kernel ticks a second, derived from /proc/timer_list; 0 if unknown.
- * The BPF side prefers CONFIG_HZ from the kernel config. */
-unsigned int timer_list_hz(void);
+/* Kernel ticks a second (CONFIG_HZ), from the resolution of the coarse
+ * clocks: no kernel config file needed; 0 if unknown. */
+unsigned int kernel_hz(void);
 
-/* HZ from one /proc/timer_list text: "now at N nsecs" and "jiffies: J",
- * jiffies having started at INITIAL_JIFFIES (2^32 - 300 HZ on 64 bit). */
-unsigned int hz_from_timer_list(const char *text);
+/* HZ from one tick's length in ns (TICK_NSEC). */
+unsigned int hz_from_tick_ns(long tick_ns);
 
 /* CLOCK_REALTIME minus CLOCK_MONOTONIC, in ns. */
 long long realtime_offset_ns(void);

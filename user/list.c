@@ -48,7 +48,7 @@ static const struct argp_option list_options[] = {
 	{ "state", OPT_STATE, "STATE", 0, "Only this state (ESTABLISHED, LISTEN, TIME_WAIT, ...)", 0 },
 	{ "at-risk", OPT_AT_RISK, "SECONDS", 0,
 	  "Only half-open candidates: established, no keepalive, silent for SECONDS", 0 },
-	HELP_OPTION,
+	COMMON_OPTIONS,
 	{},
 };
 

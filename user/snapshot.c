@@ -19,6 +19,7 @@ struct snapshot {
 struct snapshot *snapshot_open(bool with_inode)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
+	int err;
 
 	if (!s)
 		return NULL;
@@ -27,11 +28,12 @@ struct snapshot *snapshot_open(bool with_inode)
 		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
 		goto fail;
 	}
-	s->skel->rodata->hz_fallback = timer_list_hz();
+	s->skel->rodata->hz = kernel_hz();
 	s->skel->rodata->with_inode = with_inode;
-	if (list_bpf__load(s->skel)) {
-		fprintf(stderr, "tcpkawatch: the kernel refused the iter/tcp program (%s): it needs "
-			"Linux 5.9 or later\n", strerror(errno));
+	libbpf_load_begin();
+	err = list_bpf__load(s->skel);
+	if (err) {
+		report_load_error("the socket iterators", err);
 		goto fail;
 	}
 	s->iter = bpf_program__attach_iter(s->skel->progs.ka_list, NULL);

@@ -149,7 +149,7 @@ static const char top_doc[] =
 "Keys: q quits; up and down arrows, page up and page down scroll.\n";
 
 static const struct argp_option top_options[] = {
-	HELP_OPTION,
+	COMMON_OPTIONS,
 	{},
 };
 

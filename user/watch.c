@@ -201,20 +201,22 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	skel->rodata->filter_port = opts->filter.port;
 	skel->rodata->filter_netns = opts->filter.netns;
 	skel->rodata->filter_family = opts->filter.family;
-	skel->rodata->hz_fallback = timer_list_hz();
+	skel->rodata->hz = kernel_hz();
+	if (!skel->rodata->hz) {
+		fprintf(stderr, "tcpkawatch: cannot tell the kernel's HZ (clock_getres of "
+			"CLOCK_MONOTONIC_COARSE failed)\n");
+		goto out;
+	}
 	bpf_map__set_max_entries(skel->maps.events,
 				 opts->ringbuf_bytes ? opts->ringbuf_bytes : RINGBUF_DEFAULT);
-	if (watch_bpf__load(skel)) {
-		fprintf(stderr, "tcpkawatch: the kernel refused the BPF programs (%s): it needs "
-			"BTF tracepoints (tp_btf) and bpf_jiffies64, Linux 5.8 or later; -v shows "
-			"the verifier's log\n", strerror(errno));
+	libbpf_load_begin();
+	err = watch_bpf__load(skel);
+	if (err) {
+		report_load_error("the watch programs", err);
+		err = 1;
 		goto out;
 	}
-	if (!skel->kconfig->CONFIG_HZ && !skel->rodata->hz_fallback) {
-		fprintf(stderr, "tcpkawatch: cannot tell the kernel's HZ: no kernel config and "
-			"no /proc/timer_list\n");
-		goto out;
-	}
+	err = 1;
 	if (conn_table_init(&run.conns, 4096)) {
 		fprintf(stderr, "tcpkawatch: out of memory\n");
 		goto out;
@@ -236,7 +238,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 			.cnt = opts->enforce_cnt,
 		};
 
-		enforcer = enforce_attach(&policy, NULL);
+		enforcer = enforce_attach(&policy, NULL, false);
 		if (!enforcer)
 			goto out;
 	}

@@ -70,12 +70,12 @@ int main(void)
 	format_endpoint(buf, &v6, 1);
 	CHECK(!strcmp(buf, "[fd00::2]:65535"));
 
-	/* HZ from /proc/timer_list: jiffies started at 2^32 - 300 HZ */
-	CHECK(hz_from_timer_list("now at 4178329032605 nsecs\njiffies: 4295936828\n") == 250);
-	CHECK(hz_from_timer_list("now at 1000000000000 nsecs\njiffies: 4295667296\n") == 1000);
-	CHECK(hz_from_timer_list("now at 1000000000000 nsecs\njiffies: 4295037296\n") == 100);
-	CHECK(hz_from_timer_list("now at 1000000000000 nsecs\n") == 0);
-	CHECK(hz_from_timer_list("now at 100000000000 nsecs\njiffies: 4294967296\n") == 0);
-	CHECK(hz_from_timer_list("now at 1000000000000 nsecs\njiffies: 4295333296\n") == 0);
+	/* HZ from TICK_NSEC = (NSEC_PER_SEC + HZ/2) / HZ, for every HZ Kconfig offers */
+	CHECK(hz_from_tick_ns(10000000) == 100);
+	CHECK(hz_from_tick_ns(4000000) == 250);
+	CHECK(hz_from_tick_ns(3333333) == 300);
+	CHECK(hz_from_tick_ns(1000000) == 1000);
+	CHECK(hz_from_tick_ns(0) == 0);
+	CHECK(kernel_hz() >= 100 && kernel_hz() <= 1000);
 	return unit_done("decode");
 }
