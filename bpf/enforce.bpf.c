@@ -118,18 +118,30 @@ int ka_enforce(struct bpf_sock_ops *skops)
 	return 1;
 }
 
+/* Kernels before 6.0 keep the ancestors' ids, not pointers to them
+ * (cgroup->ancestor_ids[], replaced by ->ancestors[]). */
+struct cgroup___ids {
+	__u64 ancestor_ids[0];
+} __attribute__((preserve_access_index));
+
 /* Is the socket's cgroup the policy's or below it? */
 static __always_inline bool in_cgroup(struct sock *sk, const struct enforce_policy *p)
 {
 	struct cgroup *cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup), *anc = NULL;
 	__u32 level = p->cgroup_level;
+	__u64 id = 0;
 
 	if (!level)
 		return true;
 	if (!cg || BPF_CORE_READ(cg, level) < (int)level || level > 255)
 		return false;
-	bpf_core_read(&anc, sizeof(anc), &cg->ancestors[level]);
-	return anc && BPF_CORE_READ(anc, kn, id) == p->cgroup_id;
+	if (bpf_core_field_exists(struct cgroup___ids, ancestor_ids)) {
+		bpf_core_read(&id, sizeof(id), &((struct cgroup___ids *)cg)->ancestor_ids[level]);
+	} else {
+		bpf_core_read(&anc, sizeof(anc), &cg->ancestors[level]);
+		id = anc ? BPF_CORE_READ(anc, kn, id) : 0;
+	}
+	return id && id == p->cgroup_id;
 }
 
 /*

@@ -18,6 +18,10 @@ char LICENSE[] SEC("license") = "GPL";
  * socket address, which both passes have at hand. */
 const volatile bool with_inode = true;
 
+/* net/socket.c: the file operations of every socket file, from kallsyms
+ * (for kernels without bpf_sock_from_file()) */
+extern const void socket_file_ops __ksym __weak;
+
 /* include/net/inet_connection_sock.h */
 #define ICSK_TIME_RETRANS	1
 #define ICSK_TIME_PROBE0	3
@@ -118,8 +122,12 @@ int ka_owners(struct bpf_iter__task_file *ctx)
 
 	if (!task || !file)
 		return 0;
-	/* by file->f_op, without touching the inode (sock_from_file()) */
-	r.sock = (__u64)bpf_sock_from_file(file);
+	/* by file->f_op, without touching the inode, as sock_from_file()
+	 * does; kernels before 5.11 lack the helper: the same test here */
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_sock_from_file))
+		r.sock = (__u64)bpf_sock_from_file(file);
+	else if (file->f_op == &socket_file_ops)
+		r.sock = (__u64)file->private_data;
 	if (!r.sock)
 		return 0;
 	r.pid = task->tgid;

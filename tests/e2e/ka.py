@@ -96,6 +96,26 @@ class Netns:
         }}
         """)
 
+    def blackhole_after_handshake(self, port):
+        """A peer that vanishes the moment a connection is up: connections
+        to or from TCP port `port` complete their handshake, then every
+        packet is dropped. Call it before they connect: no keepalive probe
+        or data can get through however slow the machine (under qemu a
+        process start takes most of a second, longer than a 1 s idle).
+        Conntrack counts each connection's packets: the client's SYN and
+        ACK go the original way, the server's SYN-ACK the reply way."""
+        self.nft(f"""table inet tkw_blackhole {{
+            chain input {{
+                type filter hook input priority 0; policy accept;
+                tcp dport {port} ct original packets > 2 drop
+                tcp sport {port} ct reply packets > 1 drop
+            }}
+        }}
+        """)
+        # conntrack's packet counts, for connections made from now on (the
+        # ct rule above loaded nf_conntrack, which makes the sysctl)
+        run("sysctl", "-q", "-w", "net.netfilter.nf_conntrack_acct=1", ns=self)
+
     def wait_no_connections(self, timeout=10):
         """Until every full socket is gone (TIME_WAIT ones are not sockets)."""
         wait_until(lambda: not run("ss", "-Htn", "exclude", "time-wait", ns=self).stdout.strip(),

@@ -22,9 +22,9 @@ def timer_death(sysctls, client_args, cause, port):
     """Client sends data to a blackholed peer and dies by a timer."""
     with Netns(sysctls) as ns, Watch("-N", ns.inode) as w:
         before = ns.nstat(ABORTS)[ABORTS]
+        ns.blackhole_after_handshake(port)
         server, client, cport = open_pair(ns, port, server_args=(),
                                           client_args=("--delay", 1, "--send", 1000, *client_args))
-        ns.blackhole(port)  # within the client's --delay
         death, err = one_death(w, client, ns)
         after = ns.nstat(ABORTS)[ABORTS]
         w.stop()

@@ -25,9 +25,9 @@ def test_enforce_unmodified_program_dies_by_keepalive():
     keepalive gets it on both ends, and a blackholed peer is found."""
     with Netns() as ns, Watch("-N", ns.inode) as w, \
             Enforce("--idle", 1, "--intvl", 1, "--cnt", 2) as e:
+        ns.blackhole_after_handshake(5200)
         server, client, ska, cka = pair(ns, 5200)
         check(ska == [1, 1, 1, 2, 0] and cka == [1, 1, 1, 2, 0], f"settings {ska} {cka}")
-        ns.blackhole(5200)
         for p in (server, client):
             err = p.wait("error", timeout=10)
             check(err["error"] == "ETIMEDOUT" and err["after_s"] <= 1 + 1 * 2 + 1,
@@ -80,9 +80,9 @@ def test_enforce_user_timeout():
     at about the given time, long before tcp_retries2 would."""
     with Netns() as ns, Cgroup() as cg, Watch("-N", ns.inode) as w, \
             Enforce("--cgroup", cg.path, "--idle", 600, "--user-timeout", 2000):
+        ns.blackhole_after_handshake(5209)
         server, client, ska, cka = pair(ns, 5209, cg, client_args=("--delay", 1, "--send", 1000))
         check(cka == [1, 600, 10, 6, 2000], f"client settings {cka}")
-        ns.blackhole(5209)
         err = client.wait("error", timeout=15)
         death = w.wait(lambda x: x["event"] == "death", 10, "the client's death")[0]
         check(death["cause"] == "user_timeout" and death["pid"] == client.pid, f"death {death}")
@@ -209,6 +209,7 @@ def test_existing_connections():
     in the namespace they live in and only inside --cgroup; without it,
     such connections stay untouched."""
     with Netns() as ns, Cgroup() as cg, Cgroup() as other, Watch("-N", ns.inode) as w:
+        ns.blackhole_after_handshake(5230)  # idle: nothing to drop until keepalive
         pair(ns, 5230, cg)
         pair(ns, 5231, other)
         pair(ns, 5232, cg)
@@ -224,7 +225,6 @@ def test_existing_connections():
                 check(len(timers) == 2 and all(0 < t <= 2 for t in timers),
                       f"port {port}: keepalive timers {timers}")
             check(keepalive_timers(ns, 5231) == [], "--existing reached another cgroup")
-            ns.blackhole(5230)
             deaths = w.wait(lambda x: x["event"] == "death", 10, "two deaths", count=2)
             check(all(d["cause"] == "keepalive" and d["ka_source"] == "enforced"
                       for d in deaths), f"deaths {deaths}")
@@ -233,9 +233,9 @@ def test_existing_connections():
 def test_watch_with_enforce():
     """One command fixes and shows: tcpkawatch --enforce IDLE,INTVL,CNT."""
     with Netns() as ns, Watch("-N", ns.inode, "--enforce", "1,1,2") as w:
+        ns.blackhole_after_handshake(5240)
         server, client, ska, cka = pair(ns, 5240)
         check(ska[:4] == [1, 1, 1, 2] and cka[:4] == [1, 1, 1, 2], f"settings {ska} {cka}")
-        ns.blackhole(5240)
         deaths = w.wait(lambda x: x["event"] == "death", 10, "two deaths", count=2)
         check(all(d["cause"] == "keepalive" and d["ka_source"] == "enforced" for d in deaths),
               f"deaths {deaths}")

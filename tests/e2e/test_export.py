@@ -44,11 +44,12 @@ def test_export_scraped_by_prometheus():
     try:
         with Netns() as ns, Exporter("--listen", f"127.0.0.1:{port}", "--per-connection", 10):
             before = ns.nstat(*COUNTERS)
+            ns.blackhole_after_handshake(5400)
             open_pair(ns, 5400)
             open_pair(ns, 5401, server_args=(), client_args=())
-            wait_until(lambda: sample(get(metrics_url), "tcpkawatch_probing_connections",
-                                      netns=ns.inode) == 0, 5, "a first scrape")
-            ns.blackhole(5400)
+            wait_until(lambda: sample(get(metrics_url), "tcpkawatch_established_connections",
+                                      netns=ns.inode, keepalive="false") == 2, 5,
+                       "a first scrape with the connection without keepalive")
             wait_until(lambda: sample(get(metrics_url), "tcpkawatch_deaths_total", netns=ns.inode,
                                       cause="keepalive", errno="ETIMEDOUT") == 2, 15,
                        "two keepalive deaths in the metrics")

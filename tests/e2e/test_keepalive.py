@@ -21,8 +21,8 @@ def blackholed_keepalive_death(addr):
     """Both ends idle 1 s, interval 1 s, count 2; then every packet dropped."""
     with Netns() as ns, Watch("-N", ns.inode) as w:
         before = ns.nstat(*COUNTERS)
+        ns.blackhole_after_handshake(5000)
         server, client, cport = open_pair(ns, 5000, addr)
-        ns.blackhole(5000)
         deaths = w.wait(lambda e: e["event"] == "death", 15, "two deaths", count=2)
         for p in (server, client):
             err = p.wait("error", timeout=10)
@@ -101,9 +101,9 @@ def test_stats_file():
     path = f"/tmp/tkw-stats-{os.getpid()}.jsonl"
     try:
         with Netns() as ns, Watch("-N", ns.inode, "--stats-file", path) as w:
+            ns.blackhole_after_handshake(5020)
             dead = open_pair(ns, 5020)
             alive = open_pair(ns, 5021, server_args=(), client_args=KA)
-            ns.blackhole(5020)
             w.wait(lambda e: e["event"] == "death", 15, "two deaths", count=2)
             w.wait(lambda e: e["event"] == "answered", 10, "an answer")
             alive[1].stop()
@@ -137,11 +137,11 @@ def test_ring_buffer_losses_counted():
     with Netns({"net.ipv4.ip_local_port_range": "8000 65000"}) as ns, \
             Watch("-N", ns.inode, "--ringbuf-size", "4K") as w:
         before = ns.nstat(COUNTERS[0])[COUNTERS[0]]
+        for port in (5400, 5401):
+            ns.blackhole_after_handshake(port)  # no answers: nothing but the first probes
         # the first probe after 3 s, the next one only after 60 s
         with HeldConns(ns, conns, (5400, 5401), "3,60", "together") as held:
             held.ready()
-            for port in (5400, 5401):
-                ns.blackhole(port)  # no answers: nothing but the first probes
             wait_until(lambda: ns.nstat(COUNTERS[0])[COUNTERS[0]] - before >= probes, 20,
                        f"{probes} probes (nstat)")
             sent = ns.nstat(COUNTERS[0])[COUNTERS[0]] - before

@@ -71,9 +71,9 @@ def test_list_agrees_with_ss():
     with Netns() as a, Netns() as b, Watch() as w:
         pairs = {}
         for ns in (a, b):
+            ns.blackhole_after_handshake(5300)
             pairs[ns.name] = (open_pair(ns, 5300, server_args=ka, client_args=ka),
                               open_pair(ns, 5301, server_args=(), client_args=()))
-            ns.blackhole(5300)
         for ns in (a, b):
             wait_until(lambda ns=ns: sum(1 for t in ss_sockets(ns).values() if t and t[1] == 1)
                        == 2, 10, f"both ends of 5300 in {ns.name} to have one probe out")

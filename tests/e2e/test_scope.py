@@ -11,9 +11,9 @@ def test_two_namespaces_same_ports():
     each namespace's probe count equals its own nstat delta."""
     with Netns() as a, Netns() as b, Watch() as w:
         before = {ns.name: ns.nstat(*COUNTERS) for ns in (a, b)}
-        pairs = {ns.name: open_pair(ns, 5000) for ns in (a, b)}
         for ns in (a, b):
-            ns.blackhole(5000)
+            ns.blackhole_after_handshake(5000)
+        pairs = {ns.name: open_pair(ns, 5000) for ns in (a, b)}
         for ns in (a, b):
             w.wait(lambda e, n=ns.inode: e["event"] == "death" and e["netns"] == n, 15,
                    f"deaths in {ns.name}", count=2)
@@ -36,12 +36,12 @@ def test_filters():
     """-p, -P and -N running side by side over the same traffic."""
     with Netns() as a, Netns() as b:
         with Watch("-N", a.inode) as by_ns, Watch("-P", 5011) as by_port:
+            for ns, port in ((a, 5010), (b, 5011)):
+                ns.blackhole_after_handshake(port)
             pa = open_pair(a, 5010)
             pb = open_pair(b, 5011)
             client_pid = pa[1].pid
             with Watch("-p", client_pid) as by_pid:
-                for ns, port in ((a, 5010), (b, 5011)):
-                    ns.blackhole(port)
                 for w in (by_ns, by_port):
                     w.wait(lambda e: e["event"] == "death", 15, "deaths", count=2)
                 by_pid.wait(lambda e: e["event"] == "death", 15, "the client's death")

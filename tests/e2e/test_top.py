@@ -9,9 +9,9 @@ def test_top_in_tmux():
     session = f"tkw-top-{os.getpid()}"
     ka = ("--idle", 1, "--intvl", 2, "--cnt", 4)
     with Netns() as ns:
+        ns.blackhole_after_handshake(5500)
         open_pair(ns, 5500, server_args=ka, client_args=ka)
         open_pair(ns, 5501, server_args=(), client_args=())
-        ns.blackhole(5500)
         run("tmux", "new-session", "-d", "-s", session, "-x", "170", "-y", "40", TCPKAWATCH, "top")
         try:
             def screen():
