@@ -176,8 +176,11 @@ int ka_enforce_existing(struct bpf_iter__tcp *ctx)
 		count(ENF_FAILED);
 		return 0;
 	}
-	/* the tag, where the kernel lets bpf_setsockopt() set it (6.10+) */
-	set_int(sk, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, tp->bpf_sock_ops_cb_flags | KA_ENFORCED_TAG);
+	/* the tag, where bpf_setsockopt() takes TCP_BPF_SOCK_OPS_CB_FLAGS
+	 * (sol_tcp_sockopt(); not in 6.1, for one) */
+	if (set_int(sk, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS,
+		    tp->bpf_sock_ops_cb_flags | KA_ENFORCED_TAG))
+		count(ENF_EXISTING_UNTAGGED);
 	count(ENF_EXISTING_SET);
 	return 0;
 }

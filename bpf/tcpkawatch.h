@@ -165,6 +165,7 @@ enum enforce_counter {
 	ENF_FAILED,		/* bpf_setsockopt() refused */
 	ENF_EXISTING_SET,	/* --existing: set on an established connection */
 	ENF_EXISTING_KEPT_APP,	/* --existing: the application's kept */
+	ENF_EXISTING_UNTAGGED,	/* --existing: set, but the kernel refused the tag */
 	ENF_CNT_MAX,
 };
 

@@ -427,6 +427,7 @@ static int enforce(struct enforce_opts *o)
 {
 	struct enforce_policy *p = &o->policy;
 	struct enforce_session *s = enforce_attach(p, o->cgroup, o->existing);
+	unsigned long long untagged;
 	int err = 1, cfd;
 
 	if (!s)
@@ -437,10 +438,15 @@ static int enforce(struct enforce_opts *o)
 		if (walked < 0)
 			goto out;
 		cfd = bpf_map__fd(s->skel->maps.enforce_counters);
+		untagged = percpu_counter_sum(cfd, ENF_EXISTING_UNTAGGED);
 		fprintf(stderr, "Existing connections: keepalive set on %llu, the application's kept "
 			"on %llu, in %d network namespace(s).\n",
 			percpu_counter_sum(cfd, ENF_EXISTING_SET),
 			percpu_counter_sum(cfd, ENF_EXISTING_KEPT_APP), walked);
+		if (untagged)
+			fprintf(stderr, "Note: this kernel does not let an iterator tag a socket "
+				"(bpf_setsockopt TCP_BPF_SOCK_OPS_CB_FLAGS): watch and list show "
+				"those %llu as ka_source app, not enforced.\n", untagged);
 	}
 	if (o->pin) {
 		if (pin_all(s->skel, s->link))
