@@ -58,6 +58,12 @@ static __always_inline bool port_in(const __u16 *list, __u8 n, __u16 lport, __u1
 	return false;
 }
 
+/* SO_KEEPALIVE is on (sock_flag(sk, SOCK_KEEPOPEN)) */
+static __always_inline bool keepalive_on(struct sock *sk)
+{
+	return sk->__sk_common.skc_flags & (1UL << SOCK_KEEPOPEN);
+}
+
 /* ctx: the sockops context, or the socket itself in iter/tcp */
 static __always_inline int set_int(void *ctx, int level, int opt, int val)
 {
@@ -86,9 +92,10 @@ SEC("sockops")
 int ka_enforce(struct bpf_sock_ops *skops)
 {
 	struct enforce_policy *p;
+	struct bpf_sock *sk;
+	struct tcp_sock *tp;
 	__u16 lport, rport;
 	__u32 zero = 0;
-	int on = 0;
 
 	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
 	    skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
@@ -104,8 +111,14 @@ int ka_enforce(struct bpf_sock_ops *skops)
 	if (!ports_wanted(p, lport, rport))
 		return 1;
 	/* An accepted socket inherits SO_KEEPALIVE and the TCP_KEEP* values
-	 * of its listener (sk_clone_lock()): those are the application's. */
-	if (!p->override && !bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) && on) {
+	 * of its listener (sk_clone_lock()): those are the application's.
+	 * The flag is read from the socket: bpf_getsockopt() takes
+	 * SO_KEEPALIVE only from 6.0 (sol_socket_sockopt()). */
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!p->override && tp && keepalive_on((struct sock *)tp)) {
 		count(ENF_KEPT_APP);
 		return 1;
 	}
@@ -168,7 +181,7 @@ int ka_enforce_existing(struct bpf_iter__tcp *ctx)
 	sk = (struct sock *)tp;
 	if (!ports_wanted(p, skc->skc_num, bpf_ntohs(skc->skc_dport)) || !in_cgroup(sk, p))
 		return 0;
-	if (!p->override && (sk->__sk_common.skc_flags & (1UL << SOCK_KEEPOPEN))) {
+	if (!p->override && keepalive_on(sk)) {
 		count(ENF_EXISTING_KEPT_APP);
 		return 0;
 	}

@@ -179,7 +179,7 @@ error_t common_parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'v':
 		libbpf_messages(true);
-		break;
+		return 0;
 	case 'h':
 		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
 		exit(0);

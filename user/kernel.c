@@ -28,37 +28,53 @@ static void keep_line(char *dst, size_t len, const char *src, size_t n)
 }
 
 /* libbpf prints a refused program's log in one message, between these
- * markers (bpf_object_load_prog()); its last line is the verifier's reason. */
+ * markers (bpf_object_load_prog()); its last line before the statistics
+ * ("processed N insns", and on newer kernels "verification time", "stack
+ * depth") is the verifier's reason. */
 static void keep_verifier_reason(const char *msg)
 {
+	static const char *const stats[] = { "processed ", "verification time", "stack depth" };
 	const char *end = strstr(msg, "-- END PROG LOAD LOG --"), *line;
+	size_t i;
 
 	if (!end)
 		return;
-	while (end > msg && (end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	for (line = end; line > msg && line[-1] != '\n'; line--)
-		;
-	keep_line(verifier_reason, sizeof(verifier_reason), line, end - line);
+	while (end > msg) {
+		while (end > msg && (end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		for (line = end; line > msg && line[-1] != '\n'; line--)
+			;
+		for (i = 0; i < sizeof(stats) / sizeof(stats[0]); i++)
+			if (!strncmp(line, stats[i], strlen(stats[i])))
+				break;
+		if (i == sizeof(stats) / sizeof(stats[0])) {
+			keep_line(verifier_reason, sizeof(verifier_reason), line, end - line);
+			return;
+		}
+		end = line;
+	}
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	char msg[8192];
-	const char *text = msg;
+	char *msg;
+	const char *text;
 
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	vsnprintf(msg, sizeof(msg), fmt, args);
+	/* whole, however long: a verifier log ends with its reason */
+	if (vasprintf(&msg, fmt, args) < 0)
+		return 0;
 	if (libbpf_verbose)
 		fputs(msg, stderr);
-	if (level != LIBBPF_WARN)
-		return 0;
-	keep_verifier_reason(msg);
-	if (!strncmp(text, "libbpf: ", 8))
-		text += 8;
-	if (!libbpf_warning[0] && !strstr(text, "PROG LOAD LOG"))
-		keep_line(libbpf_warning, sizeof(libbpf_warning), text, strcspn(text, "\n") + 1);
+	if (level == LIBBPF_WARN) {
+		keep_verifier_reason(msg);
+		text = strncmp(msg, "libbpf: ", 8) ? msg : msg + 8;
+		if (!libbpf_warning[0] && !strstr(text, "PROG LOAD LOG"))
+			keep_line(libbpf_warning, sizeof(libbpf_warning), text,
+				  strcspn(text, "\n") + 1);
+	}
+	free(msg);
 	return 0;
 }
 

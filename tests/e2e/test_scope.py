@@ -2,7 +2,7 @@
 command line's behaviour."""
 import subprocess
 
-from ka import TCPKAWATCH, Netns, Watch, check, check_nothing_attached
+from ka import TCPKAWATCH, Netns, Peer, Watch, check, check_nothing_attached
 from test_keepalive import COUNTERS, KA, open_pair
 
 
@@ -33,25 +33,30 @@ def test_two_namespaces_same_ports():
 
 
 def test_filters():
-    """-p, -P and -N running side by side over the same traffic."""
+    """-p, -P and -N running side by side over the same traffic. -p is the
+    server's pid, known before its connection is accepted: the listener is
+    older than that watch, so the owner of what it accepts is resolved by
+    the loader."""
     with Netns() as a, Netns() as b:
         with Watch("-N", a.inode) as by_ns, Watch("-P", 5011) as by_port:
             for ns, port in ((a, 5010), (b, 5011)):
                 ns.blackhole_after_handshake(port)
-            pa = open_pair(a, 5010)
-            pb = open_pair(b, 5011)
-            client_pid = pa[1].pid
-            with Watch("-p", client_pid) as by_pid:
+            server = Peer(a, "server", "--port", 5010, "--lifetime", 30, *KA)
+            server.wait("ready")
+            with Watch("-p", server.pid) as by_pid:
+                client = Peer(a, "client", "--port", 5010, "--lifetime", 30, *KA)
+                client.wait("ready")
+                pb = open_pair(b, 5011)
                 for w in (by_ns, by_port):
                     w.wait(lambda e: e["event"] == "death", 15, "deaths", count=2)
-                by_pid.wait(lambda e: e["event"] == "death", 15, "the client's death")
+                by_pid.wait(lambda e: e["event"] == "death", 15, "the server's death")
                 by_pid.stop()
             by_ns.stop()
             by_port.stop()
         for w, keep, what in (
                 (by_ns, lambda e: e["netns"] == a.inode, "-N"),
                 (by_port, lambda e: 5011 in (e["lport"], e["rport"]), "-P"),
-                (by_pid, lambda e: e["pid"] == client_pid, "-p")):
+                (by_pid, lambda e: e["pid"] == server.pid, "-p")):
             evs = [e for e in w.out.snapshot() if e["event"] in ("probe", "death")]
             check(evs and all(keep(e) for e in evs), f"{what} kept {evs}")
         check(len(by_ns.events("death")) == 2 and len(by_port.events("death")) == 2
