@@ -352,6 +352,27 @@ struct enforce_session {
 	int cg_fd;
 };
 
+/* The iterator only when asked for: a kernel that refuses it still
+ * enforces on new connections. NULL with *err: the load's error, or 0
+ * when the object could not even be opened (said on stderr). */
+static struct enforce_bpf *load_enforce(bool existing, int *err)
+{
+	struct enforce_bpf *skel = enforce_bpf__open();
+
+	*err = 0;
+	if (!skel) {
+		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
+		return NULL;
+	}
+	bpf_program__set_autoload(skel->progs.ka_enforce_existing, existing);
+	*err = enforce_bpf__load(skel);
+	if (*err) {
+		enforce_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
 struct enforce_session *enforce_attach(struct enforce_policy *p, const char *cgroup,
 				       bool existing)
 {
@@ -371,19 +392,23 @@ struct enforce_session *enforce_attach(struct enforce_policy *p, const char *cgr
 		fprintf(stderr, "tcpkawatch: cannot open cgroup %s: %s\n", p->cgroup, strerror(errno));
 		goto fail;
 	}
-	s->skel = enforce_bpf__open();
-	if (!s->skel) {
-		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
-		goto fail;
-	}
-	/* the iterator only when asked: a kernel that refuses it still
-	 * enforces on new connections */
-	bpf_program__set_autoload(s->skel->progs.ka_enforce_existing, existing);
 	libbpf_load_begin();
-	err = enforce_bpf__load(s->skel);
-	if (err) {
-		report_load_error(existing ? "the sockops program or the --existing iterator" :
-			"the sockops program", err);
+	s->skel = load_enforce(existing, &err);
+	if (!s->skel && existing && err) {
+		/* which one does this kernel refuse? (5.10 has no
+		 * bpf_setsockopt() in iterators) */
+		struct enforce_bpf *sockops_only = load_enforce(false, &err);
+
+		if (sockops_only) {
+			enforce_bpf__destroy(sockops_only);
+			report_load_error("the --existing iterator", err,
+					  "enforce without --existing works on this kernel");
+			goto fail;
+		}
+	}
+	if (!s->skel) {
+		if (err)
+			report_load_error("the sockops program", err, NULL);
 		goto fail;
 	}
 	p->since = time(NULL);

@@ -89,13 +89,15 @@ void libbpf_load_begin(void)
 	libbpf_warning[0] = verifier_reason[0] = '\0';
 }
 
-void report_load_error(const char *what, int err)
+void report_load_error(const char *what, int err, const char *hint)
 {
 	fprintf(stderr, "tcpkawatch: the kernel refused %s: %s", what,
 		libbpf_warning[0] ? libbpf_warning : strerror(-err));
 	if (verifier_reason[0])
 		fprintf(stderr, " (verifier: %s)", verifier_reason);
-	fprintf(stderr, "%s\n", libbpf_verbose ? "" : "; -v shows libbpf's messages");
+	if (!hint && !libbpf_verbose)
+		hint = "-v shows libbpf's messages";
+	fprintf(stderr, "%s%s\n", hint ? "; " : "", hint ? hint : "");
 }
 
 int check_root(void)

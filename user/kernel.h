@@ -11,9 +11,10 @@
 void libbpf_messages(bool verbose);
 /* Call before loading an object; after a failed load (err: its negative
  * errno), report_load_error() prints one line: what was refused and why,
- * in libbpf's and the verifier's words. */
+ * in libbpf's and the verifier's words (the first failure's since
+ * libbpf_load_begin()), then hint, if any. */
 void libbpf_load_begin(void);
-void report_load_error(const char *what, int err);
+void report_load_error(const char *what, int err, const char *hint);
 
 /* Each prints one line naming what is missing and returns -1, else 0. */
 int check_root(void);

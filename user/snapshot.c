@@ -33,7 +33,7 @@ struct snapshot *snapshot_open(bool with_inode)
 	libbpf_load_begin();
 	err = list_bpf__load(s->skel);
 	if (err) {
-		report_load_error("the socket iterators", err);
+		report_load_error("the socket iterators", err, NULL);
 		goto fail;
 	}
 	s->iter = bpf_program__attach_iter(s->skel->progs.ka_list, NULL);

@@ -212,7 +212,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	libbpf_load_begin();
 	err = watch_bpf__load(skel);
 	if (err) {
-		report_load_error("the watch programs", err);
+		report_load_error("the watch programs", err, NULL);
 		err = 1;
 		goto out;
 	}

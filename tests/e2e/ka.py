@@ -355,13 +355,16 @@ class Watch:
             check_nothing_attached()
 
 
-def attached_programs():
-    out = run("bpftool", "prog", "show", "--json", check_rc=False).stdout
+def bpftool_json(*args):
+    """bpftool's --json output of one listing, [] if it has none."""
     try:
-        progs = json.loads(out or "[]")
+        return json.loads(run("bpftool", *args, "--json", check_rc=False).stdout or "[]")
     except ValueError:
         return []
-    return [p["name"] for p in progs if p.get("name") in BPF_PROG_NAMES]
+
+
+def attached_programs():
+    return [p["name"] for p in bpftool_json("prog", "show") if p.get("name") in BPF_PROG_NAMES]
 
 
 def check_nothing_attached():
@@ -381,6 +384,9 @@ class Enforce(Watch):
 
 
 def enforce_attachments():
-    """Our sockops programs attached anywhere in the cgroup v2 hierarchy."""
-    out = run("bpftool", "cgroup", "tree", check_rc=False).stdout
-    return [line for line in out.splitlines() if "ka_enforce" in line]
+    """Our sockops programs attached anywhere: cgroup links to a ka_enforce
+    program. From the links, not `bpftool cgroup tree`: 5.10's
+    BPF_PROG_QUERY does not list programs attached through a link."""
+    ours = {p["id"] for p in bpftool_json("prog", "show") if p.get("name") == "ka_enforce"}
+    return [link for link in bpftool_json("link", "show")
+            if link.get("type") == "cgroup" and link.get("prog_id") in ours]
