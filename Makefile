@@ -1,4 +1,4 @@
-# tcpkawatch: see README.md. `make`, `make test`, `make bench`, `make install`.
+# tcpkawatch: see README.md. `make`, `make test`, `make matrix`, `make bench`, `make install`.
 OUTPUT := build
 CLANG ?= clang
 BPFTOOL ?= bpftool
@@ -25,7 +25,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/%)
 
 .SECONDARY:
-.PHONY: all clean install uninstall test unit e2e bench run
+.PHONY: all clean install uninstall test unit e2e bench run vmtest matrix
 all: tcpkawatch
 
 $(OUTPUT):
@@ -56,6 +56,15 @@ $(OUTPUT)/foreign_sockops.bpf.o: tests/e2e/foreign_sockops.bpf.c $(VMLINUX) | $(
 # network namespaces). The last line counts both: "N passed, N failed".
 test: tcpkawatch unit $(OUTPUT)/foreign_sockops.bpf.o
 	tests/run.sh $(UNIT_BINS)
+
+# The kernel matrix (tests/vm): the suite on this machine's kernel, then
+# inside each of Debian's kernels under qemu (root; see README, "Kernels").
+KERNELS ?= bookworm-6.1 bookworm-6.12 bullseye-5.10
+vmtest: tcpkawatch unit $(OUTPUT)/foreign_sockops.bpf.o
+	tests/vm/vmtest.sh $(KERNEL)
+
+matrix: tcpkawatch unit $(OUTPUT)/foreign_sockops.bpf.o
+	tests/vm/matrix.sh host $(KERNELS)
 
 $(OUTPUT)/churn: tests/bench/churn.c | $(OUTPUT)
 	$(CC) $(CFLAGS) $< -o $@

@@ -2,7 +2,8 @@
 # Sets up a fresh Debian or Ubuntu machine and runs a make target:
 # installs the packages that are missing (apt-get), then
 #   tools/bootstrap.sh run [OPTIONS]   builds and runs tcpkawatch OPTIONS
-#   tools/bootstrap.sh test            builds and runs every test
+#   tools/bootstrap.sh test            builds and runs every test, on this
+#                                      kernel and in Debian's under qemu
 #   tools/bootstrap.sh bench           builds and runs the benchmarks
 # tcpkawatch and its tests load BPF programs: run by another user, it
 # runs itself again through sudo.
@@ -13,9 +14,12 @@ fi
 cd "$(dirname "$0")/.."
 
 # build: compiler, BPF toolchain, libbpf; tests: nft, ip/ss/nstat,
-# python3, sysctl, setpriv, prometheus and promtool (export), tmux (top)
+# python3, sysctl, setpriv, prometheus and promtool (export), tmux (top);
+# the kernel matrix: qemu, a static busybox for its initramfs, depmod and
+# modprobe, and the decompressors of kernel modules
 PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libncurses-dev pkg-config
-      bpftool nftables iproute2 python3 procps util-linux prometheus tmux"
+      bpftool nftables iproute2 python3 procps util-linux prometheus tmux
+      qemu-system-x86 busybox-static kmod xz-utils zstd"
 
 missing=()
 for p in $PKGS; do
@@ -34,5 +38,6 @@ target=${1:-run}
 [ $# -gt 0 ] && shift
 case $target in
 run)	make -s && exec ./tcpkawatch "$@" ;;
+test)	exec make matrix ;;
 *)	exec make "$target" ;;
 esac
