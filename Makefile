@@ -7,12 +7,24 @@ PREFIX ?= /usr/local
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
+# Packagers' variables are theirs: CFLAGS, CPPFLAGS, LDFLAGS, DESTDIR,
+# PREFIX, V=1 (show the commands) all work as usual; what the build itself
+# needs is added apart from them.
 CFLAGS ?= -O2 -g
-CFLAGS += -Wall -Wextra -Werror -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser
+TKW_CFLAGS := -Wall -Wextra -Werror -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -MMD -MP
+ALL_CFLAGS = $(TKW_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
-	-D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf
+	-D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf -MMD -MP
 # libbpf is linked statically: one binary with the BPF object embedded.
 LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses
+
+ifeq ($(V),1)
+Q :=
+msg := @true
+else
+Q := @
+msg := @printf '  %-8s %s\n'
+endif
 
 BPF_OBJS := $(OUTPUT)/watch.bpf.o $(OUTPUT)/enforce.bpf.o $(OUTPUT)/list.bpf.o
 SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
@@ -25,37 +37,49 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/%)
 
 .SECONDARY:
-.PHONY: all clean install uninstall test unit e2e bench run vmtest matrix
+.PHONY: all clean install uninstall test check unit e2e bench run vmtest matrix
 all: tcpkawatch
 
 $(OUTPUT):
-	mkdir -p $@
+	$(Q)mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tcpkawatch.h bpf/ka_common.bpf.h $(VMLINUX) | $(OUTPUT)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+# Header dependencies come from -MMD (the .d files); the skeletons must
+# exist before the first compile that includes one.
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUTPUT)
+	$(msg) BPF $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< > $@
+	$(msg) GEN-SKEL $@
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/%.o: user/%.c $(SKELS) $(wildcard user/*.h) bpf/tcpkawatch.h | $(OUTPUT)
-	$(CC) $(CFLAGS) -c $< -o $@
+$(OUTPUT)/%.o: user/%.c | $(SKELS) $(OUTPUT)
+	$(msg) CC $@
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 tcpkawatch: $(OUTPUT)/tcpkawatch.o $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(msg) LINK $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
-$(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIB_OBJS)
-	$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LIBS) -o $@
+$(OUTPUT)/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)
+	$(msg) CC $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit $< $(LIB_OBJS) $(LIBS) -o $@
+
+-include $(wildcard $(OUTPUT)/*.d)
 
 unit: $(UNIT_BINS)
 
 # a foreign sockops program for the enforce tests
 $(OUTPUT)/foreign_sockops.bpf.o: tests/e2e/foreign_sockops.bpf.c $(VMLINUX) | $(OUTPUT)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(msg) BPF $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Unit tests, then the end-to-end tests (root: they load BPF and make
 # network namespaces). The last line counts both: "N passed, N failed".
 test: tcpkawatch unit $(OUTPUT)/foreign_sockops.bpf.o
 	tests/run.sh $(UNIT_BINS)
+
+check: test
 
 # The kernel matrix (tests/vm): the suite on this machine's kernel, then
 # inside each of Debian's kernels under qemu (root; see README, "Kernels").
@@ -67,13 +91,13 @@ matrix: tcpkawatch unit $(OUTPUT)/foreign_sockops.bpf.o
 	tests/vm/matrix.sh host $(KERNELS)
 
 $(OUTPUT)/churn: tests/bench/churn.c | $(OUTPUT)
-	$(CC) $(CFLAGS) $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< -o $@
 
 $(OUTPUT)/bare_iter.bpf.o: tests/bench/bare_iter.bpf.c $(VMLINUX) | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/bare_iter: tests/bench/bare_iter.c | $(OUTPUT)
-	$(CC) $(CFLAGS) $< $(LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBS) -o $@
 
 # Loopback churn with and without tcpkawatch, and BPF run times; list over
 # about 100,000 sockets against ss and a bare iterator; memory per tracked
