@@ -195,7 +195,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	skel = watch_bpf__open();
 	if (!skel) {
 		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
-		return 1;
+		goto out;
 	}
 	skel->rodata->filter_pid = opts->filter.pid;
 	skel->rodata->filter_port = opts->filter.port;
