@@ -12,9 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "tcpkawatch.h"
-
-#define AF_INET		2
-#define AF_INET6	10
+#include "ka_common.bpf.h"
 #define SOL_SOCKET	1
 #define SO_KEEPALIVE	9
 #define SOL_TCP		6
@@ -39,13 +37,7 @@ struct {
 	__type(value, __u64);
 } enforce_counters SEC(".maps");
 
-static __always_inline void count(__u32 idx)
-{
-	__u64 *c = bpf_map_lookup_elem(&enforce_counters, &idx);
-
-	if (c)
-		(*c)++;
-}
+#define count(idx) count_in(&enforce_counters, idx)
 
 static __always_inline bool port_in(const __u16 *list, __u8 n, __u16 lport, __u16 rport)
 {
@@ -56,12 +48,6 @@ static __always_inline bool port_in(const __u16 *list, __u8 n, __u16 lport, __u1
 			return true;
 	}
 	return false;
-}
-
-/* SO_KEEPALIVE is on (sock_flag(sk, SOCK_KEEPOPEN)) */
-static __always_inline bool keepalive_on(struct sock *sk)
-{
-	return sk->__sk_common.skc_flags & (1UL << SOCK_KEEPOPEN);
 }
 
 /* ctx: the sockops context, or the socket itself in iter/tcp */
@@ -118,7 +104,7 @@ int ka_enforce(struct bpf_sock_ops *skops)
 	if (!sk)
 		return 1;
 	tp = bpf_skc_to_tcp_sock(sk);
-	if (!p->override && tp && keepalive_on((struct sock *)tp)) {
+	if (!p->override && tp && keepalive_on(tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags)) {
 		count(ENF_KEPT_APP);
 		return 1;
 	}
@@ -181,7 +167,7 @@ int ka_enforce_existing(struct bpf_iter__tcp *ctx)
 	sk = (struct sock *)tp;
 	if (!ports_wanted(p, skc->skc_num, bpf_ntohs(skc->skc_dport)) || !in_cgroup(sk, p))
 		return 0;
-	if (!p->override && keepalive_on(sk)) {
+	if (!p->override && keepalive_on(sk->__sk_common.skc_flags)) {
 		count(ENF_EXISTING_KEPT_APP);
 		return 0;
 	}

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* What the BPF objects of tcpkawatch read from a socket the same way.
- * Included once per object: it defines the object's HZ global. */
+/* What the BPF objects of tcpkawatch read from a socket the same way:
+ * inline readers only, no globals, no maps. */
 #ifndef KA_COMMON_BPF_H
 #define KA_COMMON_BPF_H
 
 #define AF_INET		2
 #define AF_INET6	10
 
-/* Kernel ticks a second, set by the loader (kernel_hz()). Not a __kconfig
- * extern: libbpf fails the whole load when it finds no kernel config
- * (no /proc/config.gz, no /boot/config-$(uname -r), as in containers). */
-const volatile __u32 hz = 0;
+/* Kernel ticks a second: an object that converts jiffies defines it
+ * (const volatile __u32 hz = 0;) and the loader sets it (kernel_hz()).
+ * Not a __kconfig extern: libbpf fails the whole load when it finds no
+ * kernel config (no /proc/config.gz, no /boot/config-$(uname -r), as in
+ * containers). */
+extern const volatile __u32 hz;
 
 static __always_inline __u32 jiffies_to_ms(__u32 j)
 {
@@ -57,13 +59,28 @@ static __always_inline __u8 ka_effective_cnt(__u8 sock_cnt, __u8 sysctl_cnt)
 	return sock_cnt ? sock_cnt : sysctl_cnt;
 }
 
+/* SO_KEEPALIVE is on: sock_flag(sk, SOCK_KEEPOPEN), from skc_flags */
+static __always_inline bool keepalive_on(unsigned long skc_flags)
+{
+	return skc_flags & (1UL << SOCK_KEEPOPEN);
+}
+
 /* enum ka_source from the socket's flags: off, or on by the application,
  * or by enforce's tag in tcp_sock.bpf_sock_ops_cb_flags. */
 static __always_inline __u8 ka_source_of(unsigned long skc_flags, __u8 cb_flags)
 {
-	if (!(skc_flags & (1UL << SOCK_KEEPOPEN)))
+	if (!keepalive_on(skc_flags))
 		return KA_SRC_NONE;
 	return cb_flags & KA_ENFORCED_TAG ? KA_SRC_ENFORCED : KA_SRC_APP;
+}
+
+/* One more in slot idx of a BPF_MAP_TYPE_PERCPU_ARRAY of __u64 counters */
+static __always_inline void count_in(void *counters, __u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(counters, &idx);
+
+	if (c)
+		(*c)++;
 }
 
 /* The inode of a socket's file (as in /proc/PID/fd), 0 without one

@@ -18,6 +18,8 @@ char LICENSE[] SEC("license") = "GPL";
  * socket address, which both passes have at hand. */
 const volatile bool with_inode = true;
 
+const volatile __u32 hz = 0;	/* see ka_common.bpf.h */
+
 /* net/socket.c: the file operations of every socket file, from kallsyms
  * (for kernels without bpf_sock_from_file()) */
 extern const void socket_file_ops __ksym __weak;
@@ -74,7 +76,7 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	r.sock = (__u64)sk->sk_socket;
 	if (with_inode)
 		r.ino = socket_inode(sk->sk_socket);
-	r.keepalive = !!(sk->__sk_common.skc_flags & (1UL << SOCK_KEEPOPEN));
+	r.keepalive = keepalive_on(sk->__sk_common.skc_flags);
 	r.ka_source = ka_source_of(sk->__sk_common.skc_flags, tp->bpf_sock_ops_cb_flags);
 	r.probes_out = icsk->icsk_probes_out;
 	r.retransmits = icsk->icsk_retransmits;

@@ -25,6 +25,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+const volatile __u32 hz = 0;	/* see ka_common.bpf.h */
+
 /* Filters, set by the loader before load; 0 means "any". */
 const volatile __u32 filter_pid = 0;
 const volatile __u16 filter_port = 0;
@@ -93,13 +95,7 @@ struct {
 	__uint(max_entries, 1 << 20);	/* the loader sets it: --ringbuf-size */
 } events SEC(".maps");
 
-static __always_inline void count(__u32 idx)
-{
-	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
-
-	if (c)
-		(*c)++;
-}
+#define count(idx) count_in(&counters, idx)
 
 static __always_inline void read_tuple(struct sock *sk, struct conn_tuple *t)
 {
