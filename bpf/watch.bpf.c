@@ -74,6 +74,7 @@ struct {
 struct timer_slot {
 	__u64 sk;
 	__u8 probes_before;
+	__u8 closed;	/* in TCP_CLOSE at entry, or reached it in the callback */
 };
 
 struct {
@@ -207,6 +208,7 @@ int BPF_PROG(ka_timer_entry, struct timer_list *timer)
 	sk = timer_sock(timer);
 	key = (__u64)sk;
 	slot->sk = key;
+	slot->closed = BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE;
 	slot->probes_before = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_probes_out);
 	if (slot->probes_before)
 		return 0;
@@ -235,9 +237,10 @@ int BPF_PROG(ka_timer_exit, struct timer_list *timer)
 	if (!slot || slot->sk != key)
 		return 0;
 	slot->sk = 0;
-	/* A socket killed in the callback may be freed by its final
-	 * sock_put(): only a live socket can have sent a probe. */
-	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+	/* A socket closed before or in the callback may be freed by its
+	 * final sock_put() at the end of tcp_keepalive_timer(): not read
+	 * here. Only a live socket can have sent a probe. */
+	if (slot->closed)
 		return 0;
 	probes_out = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_probes_out);
 	if (probes_out != slot->probes_before + 1)
@@ -315,7 +318,9 @@ static __always_inline void conn_closed(struct sock *sk, int oldstate)
 	__u64 key = (__u64)sk;
 	struct conn_state *cs = bpf_map_lookup_elem(&conns, &key);
 	int err = sk->sk_err;
+	struct timer_slot *slot;
 	struct ka_event e = {};
+	__u32 zero = 0;
 
 	if (oldstate == TCP_LISTEN) {
 		struct listener_key lk =
@@ -342,6 +347,10 @@ static __always_inline void conn_closed(struct sock *sk, int oldstate)
 	}
 	if (cs)
 		bpf_map_delete_elem(&conns, &key);
+	/* closed inside its keepalive callback: see ka_timer_exit */
+	slot = bpf_map_lookup_elem(&timer_slots, &zero);
+	if (slot && slot->sk == key)
+		slot->closed = 1;
 }
 
 /* In connect() (SYN_SENT) and listen(): the current task owns the socket.
