@@ -12,6 +12,7 @@
 #include "array.h"
 #include "decode.h"
 #include "kernel.h"
+#include "owner.h"
 #include "snapshot.h"
 #include "top.h"
 #include "watch.h"
@@ -23,6 +24,7 @@ struct top_row {
 
 struct top {
 	struct snapshot *snap;
+	struct owner_table *owners;	/* of the last snapshot */
 	__u64 deaths[CAUSE_MAX];
 	struct top_row *rows;
 	size_t n, cap;
@@ -64,7 +66,7 @@ static int by_risk(const void *a, const void *b)
 
 static void draw(struct top *t, const struct export_losses *l)
 {
-	char local[ADDR_STR_LEN], remote[ADDR_STR_LEN];
+	char local[ADDR_STR_LEN], remote[ADDR_STR_LEN], comm[TASK_COMM_LEN];
 	size_t probing = 0, shown;
 	int y = 0;
 
@@ -81,20 +83,28 @@ static void draw(struct top *t, const struct export_losses *l)
 		printw("   LOST %llu", (unsigned long long)(l->ringbuf + l->table_full + l->hook_misses));
 	y++;
 	attron(A_REVERSE);
-	mvprintw(y++, 0, "%-10s %-11s %-27s %-27s %-3s %6s %-8s %9s %9s", "NETNS", "STATE",
-		 "LADDR:LPORT", "RADDR:RPORT", "KA", "PROBES", "SOURCE", "SILENCE", "TIMER");
+	mvprintw(y++, 0, "%-10s %-11s %-27s %-27s %-3s %6s %-8s %9s %9s %7s %-15s", "NETNS",
+		 "STATE", "LADDR:LPORT", "RADDR:RPORT", "KA", "PROBES", "SOURCE", "SILENCE", "TIMER",
+		 "PID", "COMM");
 	attroff(A_REVERSE);
 	if (t->scroll >= t->n)
 		t->scroll = t->n ? t->n - 1 : 0;
 	for (shown = t->scroll; shown < t->n && y < LINES; shown++, y++) {
 		const struct list_record *r = &t->rows[shown].r;
+		/* a timer due now or overdue (not run yet) shows 0.0s, not -0.0s */
+		__s32 timer_ms = r->timer == LT_NONE || r->timer_ms < 0 ? 0 : r->timer_ms;
+		__u32 pid = 0;
 
 		format_endpoint(local, &r->t, 0);
 		format_endpoint(remote, &r->t, 1);
-		mvprintw(y, 0, "%-10u %-11s %-27s %-27s %-3s %6u %-8s %8.1fs %8.1fs",
+		mvprintw(y, 0, "%-10u %-11s %-27s %-27s %-3s %6u %-8s %8.1fs %8.1fs ",
 			 t->rows[shown].netns, tcp_state_name(r->state), local, remote,
 			 r->keepalive ? "on" : "off", r->probes_out, ka_source_name(r->ka_source),
-			 r->silence_ms / 1e3, r->timer == LT_NONE ? 0.0 : r->timer_ms / 1e3);
+			 r->silence_ms / 1e3, timer_ms / 1e3);
+		if (owner_table_find(t->owners, r->sock, &pid, comm))
+			printw("%7u %-15s", pid, comm);
+		else
+			printw("%7s %-15s", "-", "-");
 	}
 	refresh();
 }
@@ -134,6 +144,8 @@ static bool top_tick(void *ctx, const struct export_losses *l)
 		if (now.tv_sec != t->last_draw.tv_sec) {
 			t->n = 0;
 			snapshot_walk(t->snap, 0, collect, t);
+			owner_table_free(t->owners);
+			t->owners = snapshot_owners(t->snap);
 			qsort(t->rows, t->n, sizeof(*t->rows), by_risk);
 		}
 		draw(t, l);
@@ -190,6 +202,7 @@ int top_main(int argc, char **argv)
 	if (t.screen)
 		endwin();
 	snapshot_close(t.snap);
+	owner_table_free(t.owners);
 	free(t.rows);
 	return err;
 }

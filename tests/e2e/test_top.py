@@ -10,7 +10,7 @@ def test_top_in_tmux():
     ka = ("--idle", 1, "--intvl", 2, "--cnt", 4)
     with Netns() as ns:
         ns.blackhole_after_handshake(5500)
-        open_pair(ns, 5500, server_args=ka, client_args=ka)
+        server, client, _ = open_pair(ns, 5500, server_args=ka, client_args=ka)
         open_pair(ns, 5501, server_args=(), client_args=())
         run("tmux", "new-session", "-d", "-s", session, "-x", "170", "-y", "40", TCPKAWATCH, "top")
         try:
@@ -30,6 +30,11 @@ def test_top_in_tmux():
             rows = [line for line in text.splitlines() if line[:1].isdigit()]
             check(rows and ":5500" in rows[0], f"probing connections not on top:\n{text}")
             check("deaths: keepalive" in text, f"no death totals:\n{text}")
+            owners = sorted(line.split()[-2:][0] for line in rows if ":5500 " in line + " ")
+            check(owners == sorted([str(server.pid), str(client.pid)])
+                  and all(line.split()[-1] == "python3" for line in rows if ":5500" in line),
+                  f"PID and COMM of 5500's ends:\n{text}")
+            check("-0.0s" not in text, f"a timer shown as -0.0s:\n{text}")
             run("tmux", "send-keys", "-t", session, "q")
             wait_until(lambda: run("tmux", "has-session", "-t", session,
                                    check_rc=False).returncode != 0, 10, "top to quit on q")
