@@ -55,10 +55,21 @@ struct {
 	__type(value, struct conn_state);
 } conns SEC(".maps");
 
-/* Owners of listening sockets, for the connections they accept. */
+/* Owners of listening sockets, for the connections they accept, by the
+ * address (zeros: any) and port they listen on. Several sockets can
+ * listen on one (SO_REUSEPORT): the owner of the latest is kept, and the
+ * record goes with the last of them. */
 struct listener_key {
 	__u32 netns;
-	__u32 port;
+	__u16 port;
+	__u16 family;
+	__u8 addr[16];
+};
+
+struct listen_owner {
+	struct conn_state owner;
+	__u32 sockets;
+	__u32 pad;
 };
 
 struct {
@@ -66,7 +77,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, struct listener_key);
-	__type(value, struct conn_state);
+	__type(value, struct listen_owner);
 } listeners SEC(".maps");
 
 /* The socket whose keepalive timer runs on this CPU: timer callbacks do not
@@ -301,15 +312,24 @@ static __always_inline __u8 death_cause(struct sock *sk, int err, int oldstate,
 	return CAUSE_RETRANSMIT;
 }
 
-/* port: skc_num while the socket is hashed; inet_sport once
- * inet_put_port() has zeroed skc_num (at TCP_CLOSE) */
-static __always_inline struct listener_key listener_key(struct sock *sk, __u16 port)
+/* A listener's key, or for an accepted socket the key of the listener on
+ * its local address (any: the wildcard one). port: skc_num while the
+ * socket is hashed; inet_sport once inet_put_port() has zeroed skc_num
+ * (at TCP_CLOSE). */
+static __always_inline struct listener_key listener_key(struct sock *sk, __u16 port, bool any)
 {
 	struct listener_key k = {
 		.netns = sk->__sk_common.skc_net.net->ns.inum,
 		.port = port,
+		.family = sk->__sk_common.skc_family,
 	};
 
+	if (any)
+		return k;
+	if (k.family == AF_INET)
+		__builtin_memcpy(k.addr, &sk->__sk_common.skc_rcv_saddr, 4);
+	else
+		BPF_CORE_READ_INTO((struct in6_addr *)k.addr, sk, __sk_common.skc_v6_rcv_saddr);
 	return k;
 }
 
@@ -323,10 +343,17 @@ static __always_inline void conn_closed(struct sock *sk, int oldstate)
 	__u32 zero = 0;
 
 	if (oldstate == TCP_LISTEN) {
-		struct listener_key lk =
-			listener_key(sk, bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport)));
+		struct listener_key lk = listener_key(
+			sk, bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport)), false);
+		struct listen_owner *l = bpf_map_lookup_elem(&listeners, &lk);
 
-		bpf_map_delete_elem(&listeners, &lk);
+		/* no fetching atomics before 5.12 (and -mcpu=v3): two
+		 * listeners closing at once at worst leave the record, which
+		 * the next listen() on that address and port takes over */
+		if (l && l->sockets > 1)
+			__sync_fetch_and_add(&l->sockets, -1);
+		else if (l)
+			bpf_map_delete_elem(&listeners, &lk);
 		return;
 	}
 	if (err) {
@@ -362,12 +389,20 @@ static __always_inline void conn_opened(struct sock *sk, int newstate)
 		.pid = bpf_get_current_pid_tgid() >> 32,
 	};
 	struct listener_key lk;
+	struct listen_owner *l;
 	__u64 key = (__u64)sk;
 
 	bpf_get_current_comm(cs.comm, sizeof(cs.comm));
 	if (newstate == TCP_LISTEN) {
-		lk = listener_key(sk, sk->__sk_common.skc_num);
-		bpf_map_update_elem(&listeners, &lk, &cs, BPF_ANY);
+		lk = listener_key(sk, sk->__sk_common.skc_num, false);
+		l = bpf_map_lookup_elem(&listeners, &lk);
+		if (l) {
+			l->owner = cs;
+			__sync_fetch_and_add(&l->sockets, 1);
+		} else {
+			bpf_map_update_elem(&listeners, &lk,
+					    &(struct listen_owner){ .owner = cs, .sockets = 1 }, BPF_NOEXIST);
+		}
 	} else if (bpf_map_update_elem(&conns, &key, &cs, BPF_ANY)) {
 		count(CNT_CONN_TABLE_FULL);
 	}
@@ -376,13 +411,17 @@ static __always_inline void conn_opened(struct sock *sk, int newstate)
 /* In softirq: the owner is the listener's (unknown if it is older than us). */
 static __always_inline void passive_established(struct sock *sk)
 {
-	struct listener_key lk = listener_key(sk, sk->__sk_common.skc_num);
-	struct conn_state *owner = bpf_map_lookup_elem(&listeners, &lk);
+	struct listener_key lk = listener_key(sk, sk->__sk_common.skc_num, false);
+	struct listen_owner *l = bpf_map_lookup_elem(&listeners, &lk);
 	struct conn_state cs = {};
 	__u64 key = (__u64)sk;
 
-	if (owner)
-		cs = *owner;
+	if (!l) {
+		lk = listener_key(sk, sk->__sk_common.skc_num, true);
+		l = bpf_map_lookup_elem(&listeners, &lk);
+	}
+	if (l)
+		cs = l->owner;
 	cs.start_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&conns, &key, &cs, BPF_ANY))
 		count(CNT_CONN_TABLE_FULL);

@@ -155,3 +155,30 @@ def test_unreachable_via_router():
         check(err["error"] == "EHOSTUNREACH", f"application saw {err}")
         check(death["raddr"] == "10.201.2.2" and death["laddr"] == "10.201.1.2", f"addrs {death}")
         check(after - before == 1, f"aborts +{after - before}")
+
+
+def test_orphan_owner_with_two_listeners_on_one_port():
+    """Two processes listen on one port, on two addresses; the first
+    closes its listener. A connection accepted by the second, closed by
+    it (an orphan: no process holds it) and then blackholed dies by
+    retransmission of its FIN: the owner is still the second, from its
+    listener's record, not lost with the first listener's close."""
+    port = 5009
+    with Netns({"net.ipv4.tcp_orphan_retries": 1}) as ns, Watch("-N", ns.inode) as w:
+        first = Peer(ns, "server", "--addr", "127.0.0.1", "--port", port, "--lifetime", 30)
+        first.wait("ready")
+        second = Peer(ns, "server", "--addr", "127.0.0.2", "--port", port, "--no-read",
+                      "--hold", 0.2, "--lifetime", 30)
+        second.wait("ready")
+        first.stop()  # its listener closes
+        before = ns.nstat(ABORTS)[ABORTS]
+        ns.blackhole_after_handshake(port)
+        client = Peer(ns, "client", "--addr", "127.0.0.2", "--port", port, "--lifetime", 30)
+        cport = client.wait("ready")["ready"]
+        death = w.wait(lambda e: e["event"] == "death", 15, "the orphan's death")[0]
+        after = ns.nstat(ABORTS)[ABORTS]
+        w.stop()
+        check(death["lport"] == port and death["rport"] == cport and death["laddr"] == "127.0.0.2",
+              f"tuple {death}")
+        expect(death, "retransmit", "ETIMEDOUT", second.pid, state="FIN_WAIT1")
+        check(after - before == 1, f"aborts +{after - before}")
