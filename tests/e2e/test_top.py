@@ -7,7 +7,7 @@ from test_keepalive import open_pair
 
 def test_top_in_tmux():
     session = f"tkw-top-{os.getpid()}"
-    ka = ("--idle", 1, "--intvl", 2, "--cnt", 4)
+    ka = ("--idle", 1, "--intvl", 2, "--cnt", 10)  # probes climb for 19 s
     with Netns() as ns:
         ns.blackhole_after_handshake(5500)
         server, client, _ = open_pair(ns, 5500, server_args=ka, client_args=ka)
