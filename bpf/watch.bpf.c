@@ -80,6 +80,16 @@ struct {
 	__type(value, struct listen_owner);
 } listeners SEC(".maps");
 
+/* The listening sockets counted in "listeners": one opened before we
+ * started must not count down another's record when it closes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} counted_listeners SEC(".maps");
+
 /* The socket whose keepalive timer runs on this CPU: timer callbacks do not
  * nest on one CPU (expire_timers() in kernel/time/timer.c). */
 struct timer_slot {
@@ -345,8 +355,11 @@ static __always_inline void conn_closed(struct sock *sk, int oldstate)
 	if (oldstate == TCP_LISTEN) {
 		struct listener_key lk = listener_key(
 			sk, bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport)), false);
-		struct listen_owner *l = bpf_map_lookup_elem(&listeners, &lk);
+		struct listen_owner *l;
 
+		if (bpf_map_delete_elem(&counted_listeners, &key))
+			return;	/* listening since before we started */
+		l = bpf_map_lookup_elem(&listeners, &lk);
 		/* no fetching atomics before 5.12 (and -mcpu=v3): two
 		 * listeners closing at once at worst leave the record, which
 		 * the next listen() on that address and port takes over */
@@ -395,13 +408,18 @@ static __always_inline void conn_opened(struct sock *sk, int newstate)
 	bpf_get_current_comm(cs.comm, sizeof(cs.comm));
 	if (newstate == TCP_LISTEN) {
 		lk = listener_key(sk, sk->__sk_common.skc_num, false);
+		if (bpf_map_update_elem(&counted_listeners, &key, &(__u8){ 1 }, BPF_NOEXIST))
+			return;	/* full, or counted already */
+		/* the first on its address and port creates the record; one
+		 * that lost that race on another CPU adds itself to it */
+		if (!bpf_map_update_elem(&listeners, &lk,
+					 &(struct listen_owner){ .owner = cs, .sockets = 1 },
+					 BPF_NOEXIST))
+			return;
 		l = bpf_map_lookup_elem(&listeners, &lk);
 		if (l) {
 			l->owner = cs;
 			__sync_fetch_and_add(&l->sockets, 1);
-		} else {
-			bpf_map_update_elem(&listeners, &lk,
-					    &(struct listen_owner){ .owner = cs, .sockets = 1 }, BPF_NOEXIST);
 		}
 	} else if (bpf_map_update_elem(&conns, &key, &cs, BPF_ANY)) {
 		count(CNT_CONN_TABLE_FULL);

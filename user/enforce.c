@@ -396,8 +396,10 @@ struct enforce_session *enforce_attach(struct enforce_policy *p, const char *cgr
 	s->skel = load_enforce(existing, &err);
 	if (!s->skel && existing && err) {
 		/* which one does this kernel refuse? (5.10 has no
-		 * bpf_setsockopt() in iterators) */
-		struct enforce_bpf *sockops_only = load_enforce(false, &err);
+		 * bpf_setsockopt() in iterators) The messages kept are the
+		 * first load's. */
+		int sockops_err;
+		struct enforce_bpf *sockops_only = load_enforce(false, &sockops_err);
 
 		if (sockops_only) {
 			enforce_bpf__destroy(sockops_only);

@@ -16,8 +16,8 @@
 #include "kernel.h"
 
 static bool libbpf_verbose;
-/* The first warning libbpf gave since libbpf_load_begin(), and the last
- * line of the verifier's log in it, for a one-line error. */
+/* The first warning libbpf gave since libbpf_load_begin(), and the reason
+ * in the first verifier's log, for a one-line error. */
 static char libbpf_warning[256], verifier_reason[256];
 
 static void keep_line(char *dst, size_t len, const char *src, size_t n)
@@ -35,14 +35,18 @@ static void keep_verifier_reason(const char *msg)
 {
 	static const char *const stats[] = { "processed ", "verification time", "stack depth" };
 	const char *end = strstr(msg, "-- END PROG LOAD LOG --"), *line;
+	const char *begin = strstr(msg, "-- BEGIN PROG LOAD LOG --");
 	size_t i;
 
-	if (!end)
+	if (!end || !begin || verifier_reason[0])
 		return;
-	while (end > msg) {
-		while (end > msg && (end[-1] == '\n' || end[-1] == ' '))
+	begin = strchr(begin, '\n');	/* the log starts on the next line */
+	while (begin) {
+		while (end > begin && (end[-1] == '\n' || end[-1] == ' '))
 			end--;
-		for (line = end; line > msg && line[-1] != '\n'; line--)
+		if (end <= begin + 1)
+			return;	/* nothing but statistics */
+		for (line = end; line[-1] != '\n'; line--)
 			;
 		for (i = 0; i < sizeof(stats) / sizeof(stats[0]); i++)
 			if (!strncmp(line, stats[i], strlen(stats[i])))
