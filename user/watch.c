@@ -255,6 +255,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 			opts->duration_s ? " (with a time limit)" : "");
 	if (!sink)
 		out_header(&run.out);
+	err = 0;	/* running: a signal from now on is a clean end */
 	while (!exiting) {
 		__u64 now;
 
