@@ -62,7 +62,9 @@ def test_filters():
         check(len(by_ns.events("death")) == 2 and len(by_port.events("death")) == 2
               and len(by_pid.events("death")) == 1, "death counts per filter")
         check(all(e["netns"] == b.inode for e in by_port.events("death")), "-P netns")
-        check(len(by_pid.events("probe")) == 2, f"-p probes {by_pid.events('probe')}")
+        check(len(by_pid.events("probe")) == 2,
+              f"-p probes {by_pid.events('probe')}; all its events {by_pid.events()}; "
+              f"-N's events {by_ns.events()}")
         del pb
 
 
