@@ -33,7 +33,9 @@ def blackholed_keepalive_death(addr):
         ka_delta = after["TcpExtTCPKeepAlive"] - before["TcpExtTCPKeepAlive"]
         abort_delta = after["TcpExtTCPAbortOnTimeout"] - before["TcpExtTCPAbortOnTimeout"]
         check(len(probes) == ka_delta,
-              f"{len(probes)} probe events, TcpExtTCPKeepAlive +{ka_delta}")
+              f"{len(probes)} probe events, TcpExtTCPKeepAlive +{ka_delta}; events: "
+              + "; ".join(f"{e.get('ts', 0):.3f} {e.get('event')} {e.get('lport')} "
+                          f"{e.get('probe', e.get('probes'))}" for e in w.events()))
         check(len(deaths) == abort_delta == 2, f"deaths {len(deaths)}, aborts +{abort_delta}")
         family = 6 if ":" in addr else 4
         by_port = {d["lport"]: d for d in deaths}
