@@ -2,7 +2,7 @@
 import json
 import os
 
-from ka import HeldConns, Netns, Peer, Watch, check, wait_until
+from ka import HeldConns, Netns, Peer, TestFailure, Watch, check, run, wait_until
 
 KA = ("--idle", 1, "--intvl", 1, "--cnt", 2)
 COUNTERS = ("TcpExtTCPKeepAlive", "TcpExtTCPAbortOnTimeout")
@@ -23,7 +23,12 @@ def blackholed_keepalive_death(addr):
         before = ns.nstat(*COUNTERS)
         ns.blackhole_after_handshake(5000)
         server, client, cport = open_pair(ns, 5000, addr)
-        deaths = w.wait(lambda e: e["event"] == "death", 15, "two deaths", count=2)
+        try:
+            deaths = w.wait(lambda e: e["event"] == "death", 15, "two deaths", count=2)
+        except TestFailure as e:
+            raise TestFailure(f"{e}; events {w.events()}; nstat {ns.nstat(*COUNTERS)}; "
+                              f"ss {run('ss', '-tioen', ns=ns).stdout!r}; "
+                              f"nft {run('nft', 'list', 'ruleset', ns=ns).stdout!r}") from e
         for p in (server, client):
             err = p.wait("error", timeout=10)
             check(err["error"] == "ETIMEDOUT", f"application saw {err}")
