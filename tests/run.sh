@@ -26,8 +26,13 @@ if [ "${E2E:-1}" != 0 ]; then
 		echo "e2e: needs root (it loads BPF and makes network namespaces)"
 		echo "e2e: 0 passed, 1 failed" >> "$log"
 	else
+		# One end-to-end run at a time on a machine: the tests attach
+		# system-wide and count the kernel's own counters.
+		exec 9> /run/tcpkawatch-e2e.lock
+		flock 9
 		# shellcheck disable=SC2086
 		suite python3 tests/e2e/run.py $E2E_TESTS
+		exec 9>&-
 	fi
 fi
 awk '/^[a-z0-9]+: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
