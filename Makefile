@@ -31,7 +31,7 @@ SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
 LIB_SRCS := user/args.c user/decode.c user/aggregate.c user/output.c \
 	user/owner.c user/kernel.c user/enforce.c user/list.c \
 	user/snapshot.c user/export.c user/watch.c \
-	user/top.c user/text.c
+	user/top.c user/text.c user/fields.c user/records.c
 LIB_OBJS := $(LIB_SRCS:user/%.c=$(OUTPUT)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/%)

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
-#define TCPKAWATCH_VERSION "0.1"
+#define TCPKAWATCH_VERSION "0.2"
 
 /* -p, -P, -N, -4, -6: which connections (watch and list); 0: any */
 struct conn_filter {

@@ -14,6 +14,7 @@
 #include "args.h"
 #include "array.h"
 #include "decode.h"
+#include "records.h"
 #include "export.h"
 #include "kernel.h"
 #include "snapshot.h"
@@ -185,7 +186,7 @@ static void scrape_one(void *ctx, const struct list_record *r, __u32 netns)
 		g->est_ka++;
 	else
 		g->est_no_ka++;
-	if (!r->probes_out || r->timer != LT_KEEPALIVE)
+	if (!is_probing(r))
 		return;
 	g->probing++;
 	if (!sc->conn_series)
@@ -207,6 +208,16 @@ static void metric_head(FILE *f, const char *name, const char *type, const char 
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* tcpkawatch_KEY_total: KEY as in the JSON "lost" record */
+static void lost_counter(FILE *f, const char *key, const char *help, __u64 v)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "tcpkawatch_%s_total", key);
+	metric_head(f, name, "counter", help);
+	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+}
+
 static void counter_family(FILE *f, const struct exporter *ex, __u8 type, const char *name,
 			   const char *help)
 {
@@ -224,7 +235,7 @@ static void counter_family(FILE *f, const struct exporter *ex, __u8 type, const 
 	}
 }
 
-static void write_metrics(FILE *f, struct exporter *ex, const struct export_losses *l)
+static void write_metrics(FILE *f, struct exporter *ex, const struct lost_counts *l)
 {
 	struct scrape sc = { .conn_left = ex->per_conn_max };
 	char *conn_buf = NULL;
@@ -263,23 +274,20 @@ static void write_metrics(FILE *f, struct exporter *ex, const struct export_loss
 		fprintf(f, "tcpkawatch_connection_series_dropped %llu\n",
 			(unsigned long long)sc.conn_dropped);
 	}
-	metric_head(f, "tcpkawatch_ringbuf_lost_records_total", "counter",
-		    "Event records lost: the ring buffer was full.");
-	fprintf(f, "tcpkawatch_ringbuf_lost_records_total %llu\n", (unsigned long long)l->ringbuf);
-	metric_head(f, "tcpkawatch_untracked_connections_total", "counter",
-		    "Connections not tracked: the connection table was full.");
-	fprintf(f, "tcpkawatch_untracked_connections_total %llu\n",
-		(unsigned long long)l->table_full);
-	metric_head(f, "tcpkawatch_hook_misses_total", "counter",
-		    "Runs of tcpkawatch's BPF programs the kernel skipped.");
-	fprintf(f, "tcpkawatch_hook_misses_total %llu\n", (unsigned long long)l->hook_misses);
+	lost_counter(f, "ringbuf_lost", "Event records lost: the ring buffer was full.",
+		     l->ringbuf_lost);
+	lost_counter(f, "untracked_connections",
+		     "Connections not tracked: the connection table was full.",
+		     l->untracked_connections);
+	lost_counter(f, "hook_misses", "Runs of tcpkawatch's BPF programs the kernel skipped.",
+		     l->hook_misses);
 	metric_head(f, "tcpkawatch_build_info", "gauge", "tcpkawatch's version.");
 	fprintf(f, "tcpkawatch_build_info{version=\"%s\"} 1\n", TCPKAWATCH_VERSION);
 	free(conn_buf);
 	free(sc.ns);
 }
 
-static void answer(int fd, struct exporter *ex, const struct export_losses *l)
+static void answer(int fd, struct exporter *ex, const struct lost_counts *l)
 {
 	struct timeval tv = { .tv_sec = 2 };
 	char req[4096], *body = NULL, head[256];
@@ -316,7 +324,7 @@ static void answer(int fd, struct exporter *ex, const struct export_losses *l)
 }
 
 /* Answer the scrapes waiting, without blocking for new ones. */
-static void exporter_serve(struct exporter *ex, const struct export_losses *l)
+static void exporter_serve(struct exporter *ex, const struct lost_counts *l)
 {
 	int fd;
 
@@ -331,7 +339,7 @@ static void sink_event(void *ctx, const struct ka_event *e)
 	exporter_count(ctx, e);
 }
 
-static bool sink_tick(void *ctx, const struct export_losses *l)
+static bool sink_tick(void *ctx, const struct lost_counts *l)
 {
 	exporter_serve(ctx, l);
 	return true;

@@ -14,10 +14,9 @@
 #include "decode.h"
 #include "kernel.h"
 #include "list.h"
-#include "output.h"
 #include "owner.h"
 #include "snapshot.h"
-#include "text.h"
+#include "records.h"
 
 enum list_format { FMT_COLUMNS, FMT_JSON, FMT_CSV };
 
@@ -98,133 +97,20 @@ static bool wanted(const struct list_opts *o, const struct list_record *r)
 				    r->silence_ms >= o->at_risk_s * 1000ULL);
 }
 
-static const char *const timer_names[] = {
-	[LT_NONE] = "off", [LT_ON] = "on", [LT_KEEPALIVE] = "keepalive", [LT_PERSIST] = "persist",
-};
-
-static const char *timer_name(int t)
-{
-	return t >= 0 && t <= LT_PERSIST ? timer_names[t] : "unknown";
-}
-
-/* A column: the text from start to p padded to width, and a space. */
-static char *column(char *start, char *p, int width)
-{
-	p = text_ljust(start, p, width);
-	*p++ = ' ';
-	return p;
-}
-
-static char *column_str(char *p, const char *s, int width)
-{
-	return column(p, stpcpy(p, s), width);
-}
-
-static char *column_num(char *p, unsigned long long v, int width)
-{
-	char *start = p;
-
-	p = text_rjust(start, text_u64(p, v), width);
-	*p++ = ' ';
-	return p;
-}
-
-static char *columns_line(char *p, const struct list_record *r, __u32 netns, __u32 pid,
-			  const char *comm)
-{
-	char *start;
-
-	start = p;
-	p = column(start, text_u64(p, netns), 10);
-	p = column_str(p, tcp_state_name(r->state), 11);
-	p = column(p, format_endpoint(p, &r->t, 0), 27);
-	p = column(p, format_endpoint(p, &r->t, 1), 27);
-	if (!r->full)	/* TIME_WAIT, NEW_SYN_RECV: no owner, no keepalive */
-		return stpcpy(p, "-       -               -\n");
-	start = p;
-	p = column(start, text_u64(p, pid), 7);
-	p = column_str(p, pid ? comm : "-", 15);
-	p = column_str(p, r->keepalive ? "on" : "off", 3);
-	p = column_num(p, r->ka_idle_ms / 1000, 5);
-	p = column_num(p, r->ka_intvl_ms / 1000, 5);
-	p = column_num(p, r->ka_cnt, 3);
-	p = column_str(p, ka_source_name(r->ka_source), 8);
-	p = column_num(p, r->probes_out, 6);
-	start = p;
-	if (r->timer == LT_NONE) {
-		p = stpcpy(p, "off");
-	} else {	/* as ss: name,time,count */
-		p = text_tenths(stpcpy(stpcpy(p, timer_name(r->timer)), ","), r->timer_ms);
-		p = text_u64(stpcpy(p, "s,"), r->timer == LT_ON ? r->retransmits : r->probes_out);
-	}
-	p = column(start, p, 16);
-	start = p;
-	p = text_rjust(start, text_tenths(p, r->silence_ms), 8);
-	return stpcpy(p, "s\n");
-}
-
-/* The longest line: JSON with a comm of escapes and every number at its widest. */
-#define LIST_LINE_LEN (CONN_FIELDS_LEN + 512)
+/* The biggest write: list's lines go out in blocks of this size */
 #define LIST_OUT_LEN (256 << 10)
 
-static char *num_or_null(char *p, enum text_record f, const char *key, bool known, long long v)
+static void print_header(enum list_format f, int family)
 {
-	return known ? text_field_num(p, f, key, v) : text_field_null(p, f, key);
-}
-
-/* A JSON object or a CSV row (or, with TEXT_CSV_HEADER, the header: any
- * record will do). TIME_WAIT and NEW_SYN_RECV sockets have no full
- * socket: no keepalive settings, no timer. seen: what a running observer
- * knows of the connection, or NULL. */
-static char *record_line(char *line, enum text_record f, const struct list_record *r,
-			 __u32 netns, __u32 pid, const char *comm, const struct conn_state *seen)
-{
-	bool full = r->full;
-	char *p = line;
-
-	if (f == TEXT_JSON)
-		*p++ = '{';
-	p = conn_fields(p, f, netns, &r->t, pid, comm);
-	p = text_field_str(p, f, "state", tcp_state_name(r->state));
-	p = text_field_bool(p, f, "keepalive", r->keepalive);
-	p = num_or_null(p, f, "ka_idle_s", full, r->ka_idle_ms / 1000);
-	p = num_or_null(p, f, "ka_intvl_s", full, r->ka_intvl_ms / 1000);
-	p = num_or_null(p, f, "ka_cnt", full, r->ka_cnt);
-	p = text_field_str(p, f, "ka_source", ka_source_name(full ? r->ka_source : KA_SRC_NONE));
-	p = num_or_null(p, f, "probes_out", full, r->probes_out);
-	p = full ? text_field_str(p, f, "timer", timer_name(r->timer))
-		 : text_field_null(p, f, "timer");
-	p = num_or_null(p, f, "timer_ms", full, r->timer_ms);
-	p = num_or_null(p, f, "silence_ms", full, r->silence_ms);
-	p = num_or_null(p, f, "last_send_ms", full, r->last_send_ms);
-	p = num_or_null(p, f, "user_timeout_ms", full, r->user_timeout_ms);
-	p = num_or_null(p, f, "probes_sent", seen, seen ? seen->probes_sent : 0);
-	p = num_or_null(p, f, "probes_answered", seen, seen ? seen->answers : 0);
-	p = text_field_num(p, f, "uid", r->uid);
-	p = text_field_num(p, f, "inode", r->ino);
-	if (f != TEXT_JSON) {
-		p[-1] = '\n';	/* the last comma */
-		return p;
-	}
-	p[-1] = '}';
-	*p++ = '\n';
-	return p;
-}
-
-static void print_header(enum list_format f)
-{
-	static const struct list_record any;
-	char line[LIST_LINE_LEN];
+	char line[RECORD_LINE_LEN];
+	char *end = line;
 
 	if (f == FMT_CSV)
-		fwrite(line, 1, record_line(line, TEXT_CSV_HEADER, &any, 0, 0, "", NULL) - line,
-		       stdout);
+		end = record_csv_header(line, &socket_record);
 	else if (f == FMT_COLUMNS)
-		printf("%-10s %-11s %-27s %-27s %-7s %-15s %-3s %5s %5s %3s %-8s %6s %-16s %9s\n",
-		       "NETNS", "STATE", "LADDR:LPORT", "RADDR:RPORT", "PID", "COMM", "KA", "IDLE",
-		       "INTVL", "CNT", "SOURCE", "PROBES", "TIMER", "SILENCE");
+		end = record_titles(line, &socket_record, endpoint_width(family));
+	fwrite(line, 1, end - line, stdout);
 }
-
 
 struct list_run {
 	const struct list_opts *opts;
@@ -260,6 +146,7 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 	const struct list_opts *o = run->opts;
 	struct conn_state cs, *seen = NULL;
 	char comm[TASK_COMM_LEN] = "", *line, *end;
+	struct out_row row;
 	__u32 pid = 0;
 
 	if (!wanted(o, r))
@@ -269,14 +156,18 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 		return;
 	if (run->observer_fd >= 0 && r->full && !bpf_map_lookup_elem(run->observer_fd, &r->sk, &cs))
 		seen = &cs;
-	if (run->out_len > LIST_OUT_LEN - LIST_LINE_LEN)
+	if (run->out_len > LIST_OUT_LEN - RECORD_LINE_LEN)
 		flush_out(run);
+	row = (struct out_row){
+		.netns = netns, .t = &r->t, .pid = pid, .comm = comm, .rec = r, .ctx = seen,
+	};
 	line = run->out + run->out_len;
 	if (o->format == FMT_COLUMNS)
-		end = columns_line(line, r, netns, pid, comm);
+		end = record_columns(line, &socket_record, &row, endpoint_width(o->filter.family));
+	else if (o->format == FMT_JSON)
+		end = record_json(line, &socket_record, &row);
 	else
-		end = record_line(line, o->format == FMT_JSON ? TEXT_JSON : TEXT_CSV, r, netns,
-				  pid, comm, seen);
+		end = record_csv(line, &socket_record, &row);
 	run->out_len += end - line;
 	run->shown++;
 }
@@ -297,7 +188,7 @@ static int list(const struct list_opts *o)
 	}
 	run.owners = snapshot_owners(snap);
 	run.observer_fd = observer_conns_fd(sizeof(struct conn_state));
-	print_header(o->format);
+	print_header(o->format, o->filter.family);
 	fflush(stdout);
 	err = snapshot_walk(snap, o->filter.netns, list_one, &run);
 	flush_out(&run);

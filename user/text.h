@@ -20,13 +20,4 @@ char *text_json_string(char *p, const char *s);
  * up to 2 * strlen(s) + 2 bytes */
 char *text_csv_field(char *p, const char *s);
 
-/* Fields of one record, in the order given, each followed by a comma:
- * "key":value, in a JSON object, value, in a CSV row, key, in the CSV
- * header. The record's writer turns the last comma into '}' or '\n'. */
-enum text_record { TEXT_JSON, TEXT_CSV, TEXT_CSV_HEADER };
-char *text_field_num(char *p, enum text_record f, const char *key, long long v);
-char *text_field_str(char *p, enum text_record f, const char *key, const char *s);
-char *text_field_bool(char *p, enum text_record f, const char *key, int v);	/* CSV: 1/0 */
-char *text_field_null(char *p, enum text_record f, const char *key);		/* CSV: empty */
-
 #endif

@@ -13,6 +13,7 @@
 #include "decode.h"
 #include "kernel.h"
 #include "owner.h"
+#include "records.h"
 #include "snapshot.h"
 #include "top.h"
 #include "watch.h"
@@ -64,14 +65,16 @@ static int by_risk(const void *a, const void *b)
 	return x->silence_ms < y->silence_ms ? 1 : x->silence_ms > y->silence_ms ? -1 : 0;
 }
 
-static void draw(struct top *t, const struct export_losses *l)
+static void draw(struct top *t, const struct lost_counts *l)
 {
-	char local[ADDR_STR_LEN], remote[ADDR_STR_LEN], comm[TASK_COMM_LEN];
+	char line[RECORD_LINE_LEN], comm[TASK_COMM_LEN];
+	__u64 lost = l->ringbuf_lost + l->untracked_connections + l->hook_misses;
+	int width = endpoint_width(0);
 	size_t probing = 0, shown;
 	int y = 0;
 
 	for (size_t i = 0; i < t->n; i++)
-		probing += t->rows[i].r.probes_out > 0;
+		probing += is_probing(&t->rows[i].r);
 	erase();
 	mvprintw(y++, 0, "tcpkawatch top: %zu connection(s), %zu probing an unanswering peer"
 		 "   (q quits, arrows scroll)", t->n, probing);
@@ -79,37 +82,29 @@ static void draw(struct top *t, const struct export_losses *l)
 	printw("deaths:");
 	for (int c = CAUSE_KEEPALIVE; c < CAUSE_MAX; c++)
 		printw(" %s %llu", cause_name(c), (unsigned long long)t->deaths[c]);
-	if (l->ringbuf + l->table_full + l->hook_misses)
-		printw("   LOST %llu", (unsigned long long)(l->ringbuf + l->table_full + l->hook_misses));
+	if (lost)
+		printw("   LOST %llu", (unsigned long long)lost);
 	y++;
 	attron(A_REVERSE);
-	mvprintw(y++, 0, "%-10s %-11s %-27s %-27s %-3s %6s %-8s %9s %9s %7s %-15s", "NETNS",
-		 "STATE", "LADDR:LPORT", "RADDR:RPORT", "KA", "PROBES", "SOURCE", "SILENCE", "TIMER",
-		 "PID", "COMM");
+	record_titles(line, &socket_record, width)[-1] = '\0';	/* the '\n' */
+	mvaddstr(y++, 0, line);
 	attroff(A_REVERSE);
 	if (t->scroll >= t->n)
 		t->scroll = t->n ? t->n - 1 : 0;
 	for (shown = t->scroll; shown < t->n && y < LINES; shown++, y++) {
-		const struct list_record *r = &t->rows[shown].r;
-		/* a timer due now or overdue (not run yet) shows 0.0s, not -0.0s */
-		__s32 timer_ms = r->timer == LT_NONE || r->timer_ms < 0 ? 0 : r->timer_ms;
-		__u32 pid = 0;
+		struct out_row row = {
+			.netns = t->rows[shown].netns, .t = &t->rows[shown].r.t, .comm = comm,
+			.rec = &t->rows[shown].r,
+		};
 
-		format_endpoint(local, &r->t, 0);
-		format_endpoint(remote, &r->t, 1);
-		mvprintw(y, 0, "%-10u %-11s %-27s %-27s %-3s %6u %-8s %8.1fs %8.1fs ",
-			 t->rows[shown].netns, tcp_state_name(r->state), local, remote,
-			 r->keepalive ? "on" : "off", r->probes_out, ka_source_name(r->ka_source),
-			 r->silence_ms / 1e3, timer_ms / 1e3);
-		if (owner_table_find(t->owners, r->sock, &pid, comm))
-			printw("%7u %-15s", pid, comm);
-		else
-			printw("%7s %-15s", "-", "-");
+		owner_table_find(t->owners, t->rows[shown].r.sock, &row.pid, comm);
+		record_columns(line, &socket_record, &row, width)[-1] = '\0';
+		mvaddstr(y, 0, line);
 	}
 	refresh();
 }
 
-static bool top_tick(void *ctx, const struct export_losses *l)
+static bool top_tick(void *ctx, const struct lost_counts *l)
 {
 	struct top *t = ctx;
 	struct timespec now;

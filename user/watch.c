@@ -115,12 +115,12 @@ static __u64 hook_misses(struct watch_bpf *skel)
 	return sum;
 }
 
-static struct export_losses read_losses(struct watch_bpf *skel)
+static struct lost_counts read_losses(struct watch_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.counters);
-	struct export_losses l = {
-		.ringbuf = percpu_counter_sum(fd, CNT_RINGBUF_LOST),
-		.table_full = percpu_counter_sum(fd, CNT_CONN_TABLE_FULL),
+	struct lost_counts l = {
+		.ringbuf_lost = percpu_counter_sum(fd, CNT_RINGBUF_LOST),
+		.untracked_connections = percpu_counter_sum(fd, CNT_CONN_TABLE_FULL),
 		.hook_misses = hook_misses(skel),
 	};
 
@@ -128,15 +128,12 @@ static struct export_losses read_losses(struct watch_bpf *skel)
 }
 
 /* Losses are reported on stderr as soon as they are seen, and at exit. */
-static void warn_lost(const struct export_losses *l, __u64 *seen)
+static void warn_lost(const struct lost_counts *l, __u64 *seen)
 {
-	__u64 total = l->ringbuf + l->table_full + l->hook_misses;
+	__u64 total = l->ringbuf_lost + l->untracked_connections + l->hook_misses;
 
 	if (total > *seen)
-		fprintf(stderr, "tcpkawatch: warning: lost so far: %llu event record(s) (ring buffer "
-			"full), %llu connection(s) untracked (table full), %llu hook run(s) "
-			"skipped by the kernel\n", (unsigned long long)l->ringbuf,
-			(unsigned long long)l->table_full, (unsigned long long)l->hook_misses);
+		print_lost(stderr, "tcpkawatch: warning: lost so far: ", l);
 	*seen = total;
 }
 
@@ -179,7 +176,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	__u64 deadline = 0, lost_seen = 0, last_check = 0;
 	struct enforce_session *enforcer = NULL;
 	FILE *stats = NULL;
-	struct export_losses losses = {};
+	struct lost_counts losses = {};
 	int err = 1;
 
 	if (check_kernel_support())
@@ -222,7 +219,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 		goto out;
 	}
 	run.out.realtime_offset_ns = realtime_offset_ns();
-	run.out.addr_width = opts->filter.family == AF_INET ? 21 : opts->filter.family == AF_INET6 ? 47 : 27;
+	run.out.endpoint_width = endpoint_width(opts->filter.family);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, &run, NULL);
 	if (!rb) {
 		fprintf(stderr, "tcpkawatch: cannot map the ring buffer: %s\n", strerror(errno));
@@ -286,7 +283,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 		out_stats_file(stats, &run.conns);
 	losses = read_losses(skel);
 	if (!sink)
-		out_lost(&run.out, losses.ringbuf, losses.table_full, losses.hook_misses);
+		out_lost(&run.out, &losses);
 	warn_lost(&losses, &lost_seen);
 out:
 	enforce_detach(enforcer, true);

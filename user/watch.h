@@ -3,13 +3,13 @@
 #define WATCH_H
 #include <stdbool.h>
 #include "args.h"
-#include "export.h"
+#include "records.h"
 
 /* Where events go instead of the output (export, top). */
 struct watch_sink {
 	void (*event)(void *ctx, const struct ka_event *e);
 	/* About every 100 ms, with what was lost so far; false ends the run. */
-	bool (*tick)(void *ctx, const struct export_losses *l);
+	bool (*tick)(void *ctx, const struct lost_counts *l);
 	const char *ready;	/* the line on stderr once attached */
 	void *ctx;
 };

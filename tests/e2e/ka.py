@@ -20,6 +20,44 @@ BPF_PROG_NAMES = WATCH_PROGS + ("ka_enforce",)
 
 _ns_seq = 0
 
+with open(os.path.join(ROOT, "doc", "schema.json")) as _f:
+    SCHEMA = json.load(_f)
+SCHEMA_KINDS_SEEN = set()  # record kinds checked so far in this run
+
+
+def schema_errors(rec, kind=None):
+    """What is wrong with one record against doc/schema.json: its kind
+    (rec["event"] unless given) must be known, its keys exactly the
+    kind's in that order, each value of its key's type."""
+    kind = kind or rec.get("event")
+    if kind not in SCHEMA["records"]:
+        return [f"unknown kind of record {kind!r}: {rec}"]
+    SCHEMA_KINDS_SEEN.add(kind)
+    errors = []
+    want = SCHEMA["records"][kind]["keys"]
+    if list(rec) != want:
+        errors.append(f"{kind}: keys {list(rec)}, the schema says {want}")
+    types = {"integer": int, "number": (int, float), "string": str, "boolean": bool}
+    for key, value in rec.items():
+        spec = SCHEMA["keys"].get(key)
+        if spec is None:
+            continue  # reported above
+        if value is None:
+            if not spec.get("null"):
+                errors.append(f"{kind}: {key} is null")
+            continue
+        if isinstance(value, bool) != (spec["type"] == "boolean") \
+                or not isinstance(value, types[spec["type"]]):
+            errors.append(f"{kind}: {key}={value!r} is not {spec['type']}")
+        elif "enum" in spec and value not in spec["enum"]:
+            errors.append(f"{kind}: {key}={value!r} not in {spec['enum']}")
+    return errors
+
+
+def check_schema(records, kind=None):
+    errors = [e for r in records for e in schema_errors(r, kind)]
+    check(not errors, "records unlike doc/schema.json:\n  " + "\n  ".join(errors[:10]))
+
 
 class TestFailure(AssertionError):
     pass
@@ -340,6 +378,8 @@ class Watch:
             self.proc.kill()
             raise TestFailure("tcpkawatch did not exit on signal")
         self.out.finish()
+        if "--json" in self.args:
+            check_schema(self.events())
         lost = self.events("lost")
         check(allow_loss or not lost, f"tcpkawatch lost something: {lost}")
         return rc

@@ -8,7 +8,7 @@ import tempfile
 import urllib.parse
 import urllib.request
 
-from ka import Netns, Watch, TCPKAWATCH, check, wait_until
+from ka import SCHEMA, Netns, Watch, TCPKAWATCH, check, wait_until
 from test_keepalive import COUNTERS, KA, open_pair
 
 
@@ -57,6 +57,11 @@ def test_export_scraped_by_prometheus():
             probes = after["TcpExtTCPKeepAlive"] - before["TcpExtTCPKeepAlive"]
             text = get(metrics_url)
             check(text.strip(), "empty /metrics")
+            labels = {kv.split("=", 1)[0] for line in text.splitlines() if "{" in line
+                      and not line.startswith("#")
+                      for kv in line.split("{", 1)[1].rsplit("}", 1)[0].split('",')} - {"version"}
+            check(labels <= set(SCHEMA["metric_labels"]),
+                  f"labels not in doc/schema.json: {labels - set(SCHEMA['metric_labels'])}")
             lint = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
                                   capture_output=True, timeout=30)
             check(lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(),

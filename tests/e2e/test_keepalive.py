@@ -2,7 +2,7 @@
 import json
 import os
 
-from ka import HeldConns, Netns, Peer, TestFailure, Watch, check, run, wait_until
+from ka import HeldConns, Netns, Peer, TestFailure, Watch, check, check_schema, run, wait_until
 
 KA = ("--idle", 1, "--intvl", 1, "--cnt", 2)
 COUNTERS = ("TcpExtTCPKeepAlive", "TcpExtTCPAbortOnTimeout")
@@ -40,7 +40,7 @@ def blackholed_keepalive_death(addr):
         check(len(probes) == ka_delta,
               f"{len(probes)} probe events, TcpExtTCPKeepAlive +{ka_delta}; events: "
               + "; ".join(f"{e.get('ts', 0):.3f} {e.get('event')} {e.get('lport')} "
-                          f"{e.get('probe', e.get('probes'))}" for e in w.events()))
+                          f"{e.get('unanswered')}" for e in w.events()))
         check(len(deaths) == abort_delta == 2, f"deaths {len(deaths)}, aborts +{abort_delta}")
         family = 6 if ":" in addr else 4
         by_port = {d["lport"]: d for d in deaths}
@@ -53,16 +53,16 @@ def blackholed_keepalive_death(addr):
                   f"tuple/netns {d}")
             check(d["laddr"] == addr and d["raddr"] == addr, f"addresses {d}")
             check(d["pid"] == peer.pid and d["comm"] == "python3", f"owner {d}")
-            check(d["state"] == "ESTABLISHED" and d["probes"] == 2, f"state/probes {d}")
+            check(d["state"] == "ESTABLISHED" and d["unanswered"] == 2, f"state/probes {d}")
             check(d["ka_source"] == "app", f"ka_source {d}")
             check(2500 <= d["silence_ms"] <= 4500, f"silence {d['silence_ms']} ms")
             # jiffies (silence) against ktime (lifetime): one tick of slack
             check(d["lifetime_ms"] + 10 >= d["silence_ms"], f"lifetime {d}")
             side = [p for p in probes if p["lport"] == lport]
-            check([p["probe"] for p in side] == [1, 2], f"probe numbers {side}")
-            check(all(p["probes_max"] == 2 and p["idle_s"] == 1 and p["intvl_s"] == 1
+            check([p["unanswered"] for p in side] == [1, 2], f"probe numbers {side}")
+            check(all(p["ka_cnt"] == 2 and p["ka_idle_s"] == 1 and p["ka_intvl_s"] == 1
                       and p["pid"] == peer.pid for p in side), f"probe fields {side}")
-        summary = w.events("summary")
+        summary = w.events("connection")
         check(len(summary) == 2 and all(s["end"] == "death" and s["cause"] == "keepalive"
                                         and s["probes_sent"] == 2 for s in summary),
               f"summary {summary}")
@@ -92,15 +92,15 @@ def test_keepalive_answered():
         # Probes sent after the last nstat read are allowed to follow it.
         check(len(probes) >= ka_delta >= 3,
               f"{len(probes)} probes, nstat +{ka_delta}; events: "
-              + "; ".join(f"{e['ts']:.3f} {e['event']} {e.get('probe', e.get('probes'))}"
+              + "; ".join(f"{e['ts']:.3f} {e['event']} {e.get('unanswered')}"
                           for e in w.events() if e["event"] in ("probe", "answered")))
-        check(all(p["probe"] == 1 and p["lport"] == cport for p in probes), f"probes {probes}")
-        check(all(a["probes"] == 1 and a["pid"] == client.pid for a in answers),
+        check(all(p["unanswered"] == 1 and p["lport"] == cport for p in probes), f"probes {probes}")
+        check(all(a["unanswered"] == 1 and a["pid"] == client.pid for a in answers),
               f"answers {answers}")
         check(not w.events("death"), f"deaths {w.events('death')}")
-        summary = w.events("summary")
+        summary = w.events("connection")
         check(len(summary) == 1 and summary[0]["end"] == "closed"
-              and summary[0]["answered"] >= 3, f"summary {summary}")
+              and summary[0]["answers"] >= 3, f"summary {summary}")
 
 
 def test_stats_file():
@@ -119,6 +119,7 @@ def test_stats_file():
             check(w.stop() == 0, "exit code")
         with open(path) as f:
             records = [json.loads(line) for line in f]
+        check_schema(records)
         by_port = {r["lport"]: r for r in records}
         check(len(records) == 3 and set(by_port) == {5020, dead[2], alive[2]},
               f"records {records}")
@@ -128,7 +129,7 @@ def test_stats_file():
                   and r["ka_idle_s"] == 1 and r["ka_cnt"] == 2 and r["ka_source"] == "app",
                   f"death record {r}")
         r = by_port[alive[2]]
-        check(r["end"] == "closed" and r["answered"] >= 1 and r["pid"] == alive[1].pid,
+        check(r["end"] == "closed" and r["answers"] >= 1 and r["pid"] == alive[1].pid,
               f"closed record {r}")
     finally:
         if os.path.exists(path):
@@ -155,7 +156,7 @@ def test_ring_buffer_losses_counted():
             check(w.stop(allow_loss=True) == 0, "exit code")
         seen = len(w.events("probe"))
         lost = w.events("lost")
-        check(len(lost) == 1 and lost[0]["conn_table_full"] == 0 and
+        check(len(lost) == 1 and lost[0]["untracked_connections"] == 0 and
               lost[0]["hook_misses"] == 0, f"lost record {lost}")
         check(sent == probes and lost[0]["ringbuf_lost"] > 0 and
               seen + lost[0]["ringbuf_lost"] == sent,

@@ -4,7 +4,7 @@ import io
 import json
 import subprocess
 
-from ka import TCPKAWATCH, Netns, Watch, check, run, wait_until
+from ka import SCHEMA, TCPKAWATCH, Netns, Watch, check, check_schema, run, wait_until
 from test_keepalive import open_pair
 
 SS_STATES = {"ESTAB": "ESTABLISHED", "LISTEN": "LISTEN", "TIME-WAIT": "TIME_WAIT",
@@ -49,6 +49,11 @@ def tcpkawatch_list(*args):
     p = subprocess.run([TCPKAWATCH, "list", *map(str, args)], capture_output=True, text=True,
                        timeout=60)
     check(p.returncode == 0, f"list {args}: rc {p.returncode} {p.stderr}")
+    if "--json" in args or "-j" in args:
+        check_schema([json.loads(line) for line in p.stdout.splitlines()], "socket")
+    if "--csv" in args:
+        header = p.stdout.split("\n", 1)[0].split(",")
+        check(header == SCHEMA["records"]["socket"]["keys"], f"CSV header {header}")
     return p.stdout
 
 
@@ -104,7 +109,7 @@ def test_list_agrees_with_ss():
                   and mine[0]["ka_intvl_s"] == 60 and mine[0]["ka_cnt"] == 5,
                   f"client record {mine}")
             # what the running observer knows: the probe it reported
-            seen = [(r["probes_sent"], r["probes_answered"]) for r in records
+            seen = [(r["probes_sent"], r["answers"]) for r in records
                     if r["netns"] == ns.inode and 5300 in (r["lport"], r["rport"])
                     and r["state"] == "ESTABLISHED"]
             reported = [e for e in w.events("probe", ns.inode) if 5300 in (e["lport"], e["rport"])]

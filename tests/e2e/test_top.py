@@ -17,9 +17,17 @@ def test_top_in_tmux():
             def screen():
                 return run("tmux", "capture-pane", "-p", "-t", session, check_rc=False).stdout
 
+            def column(text, title):
+                """The values of one column on the screen, by its title."""
+                lines = text.splitlines()
+                titles = next((line.split() for line in lines if line.startswith("NETNS")), [])
+                i = titles.index(title) if title in titles else None
+                return [(line, line.split()[i]) for line in lines
+                        if i is not None and line[:1].isdigit() and len(line.split()) > i]
+
             def probes_of_5500():
-                rows = [line.split() for line in screen().splitlines() if ":5500 " in line + " "]
-                return [int(f[5]) for f in rows if len(f) > 5 and f[5].isdigit()]
+                return [int(v) for line, v in column(screen(), "PROBES")
+                        if ":5500 " in line and v.isdigit()]
 
             wait_until(lambda: len(probes_of_5500()) == 2 and min(probes_of_5500()) >= 1, 10,
                        "both ends of 5500 with a probe out on screen")
@@ -30,9 +38,9 @@ def test_top_in_tmux():
             rows = [line for line in text.splitlines() if line[:1].isdigit()]
             check(rows and ":5500" in rows[0], f"probing connections not on top:\n{text}")
             check("deaths: keepalive" in text, f"no death totals:\n{text}")
-            owners = sorted(line.split()[-2:][0] for line in rows if ":5500 " in line + " ")
+            owners = sorted(v for line, v in column(text, "PID") if ":5500 " in line)
             check(owners == sorted([str(server.pid), str(client.pid)])
-                  and all(line.split()[-1] == "python3" for line in rows if ":5500" in line),
+                  and all(v == "python3" for line, v in column(text, "COMM") if ":5500 " in line),
                   f"PID and COMM of 5500's ends:\n{text}")
             check("-0.0s" not in text, f"a timer shown as -0.0s:\n{text}")
             run("tmux", "send-keys", "-t", session, "q")

@@ -13,7 +13,7 @@ static struct out_ctx ctx(bool json)
 {
 	struct out_ctx o = { .f = open_memstream(&buf, &len), .json = json,
 			     .realtime_offset_ns = 1700000000LL * 1000000000LL,
-			     .addr_width = 27 };
+			     .endpoint_width = 27 };
 	return o;
 }
 
@@ -53,9 +53,9 @@ int main(void)
 	CHECK(!strcmp(s, "{\"event\":\"death\",\"ts\":1700000005.500000,\"netns\":4026531840,"
 		      "\"family\":6,\"laddr\":\"::1\",\"lport\":5000,\"raddr\":\"::1\","
 		      "\"rport\":41000,\"pid\":1234,\"comm\":\"my \\\"app\\\"\\u000a\","
-		      "\"ka_source\":\"enforced\",\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"state\":\"ESTABLISHED\","
-		      "\"probes\":2,\"lifetime_ms\":5100,\"silence_ms\":3004,"
-		      "\"user_timeout_ms\":0}\n"));
+		      "\"ka_source\":\"enforced\",\"state\":\"ESTABLISHED\",\"unanswered\":2,"
+		      "\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"lifetime_ms\":5100,"
+		      "\"silence_ms\":3004,\"user_timeout_ms\":0}\n"));
 	free(s);
 
 	/* lifetime unknown (opened before us): null, not a made-up number */
@@ -75,8 +75,8 @@ int main(void)
 	o = ctx(true);
 	out_event(&o, &e);
 	s = finish(&o);
-	CHECK(strstr(s, "\"event\":\"probe\"") && strstr(s, "\"probe\":1,\"probes_max\":9,"
-							   "\"idle_s\":7200,\"intvl_s\":75,"));
+	CHECK(strstr(s, "\"event\":\"probe\"") && strstr(s, "\"unanswered\":1,\"ka_cnt\":9,"
+							   "\"ka_idle_s\":7200,\"ka_intvl_s\":75,"));
 	free(s);
 
 	/* columns: one line, fixed widths */
@@ -84,9 +84,10 @@ int main(void)
 	out_header(&o);
 	out_event(&o, &e);
 	s = finish(&o);
-	CHECK(!strncmp(s, "TIME     PID     COMM             NETNS      LADDR:LPORT", 55));
-	CHECK(strstr(s, " 1234    ") && strstr(s, "[::1]:5000                  [::1]:41000"));
-	CHECK(strstr(s, "probe    1/9 idle=7200s intvl=75s (enforced)\n"));
+	CHECK(!strncmp(s, "TIME     EVENT    NETNS      LADDR:LPORT                 RADDR:RPORT"
+		       "                     PID COMM            DETAIL\n", 97));
+	CHECK(strstr(s, " probe    4026531840 [::1]:5000                  [::1]:41000"
+			"                    1234 my \"app\"\n       1/9 idle=7200s intvl=75s (enforced)\n"));
 	free(s);
 
 	/* close events show only in the summary */
@@ -105,16 +106,16 @@ int main(void)
 	conn_table_update(&tab, &e);
 	o = ctx(true);
 	out_summary(&o, &tab, 9000000000ULL);
-	out_lost(&o, 0, 0, 0);
+	out_lost(&o, &(struct lost_counts){ 0 });
 	s = finish(&o);
-	CHECK(strstr(s, "{\"event\":\"summary\",\"netns\":4026531840,") == s);
+	CHECK(strstr(s, "{\"event\":\"connection\",\"netns\":4026531840,") == s);
 	CHECK(strstr(s, "\"ka_source\":\"enforced\",\"ka_idle_s\":0,\"ka_intvl_s\":0,\"ka_cnt\":2,"
-			"\"user_timeout_ms\":0,\"probes_sent\":1,\"answered\":0,\"unanswered\":2,\"end\":\"death\","
+			"\"user_timeout_ms\":0,\"probes_sent\":1,\"answers\":0,\"unanswered\":2,\"end\":\"death\","
 			"\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"lifetime_ms\":5100}\n"));
 	CHECK(!strstr(s, "lost"));
 	free(s);
 
-	/* the stats file: finished connections only, no "event" key */
+	/* the stats file: finished connections only, the same records */
 	e = death_event();
 	e.type = EV_PROBE;
 	e.sk = 0xB;
@@ -122,16 +123,16 @@ int main(void)
 	o = ctx(true);
 	out_stats_file(o.f, &tab);
 	s = finish(&o);
-	CHECK(!strncmp(s, "{\"netns\":4026531840,", 20) && strstr(s, "\"end\":\"death\"") &&
+	CHECK(!strncmp(s, "{\"event\":\"connection\",", 22) && strstr(s, "\"end\":\"death\"") &&
 	      !strchr(strchr(s, '\n') + 1, '\n'));
 	free(s);
 
 	o = ctx(false);
 	out_summary(&o, &tab, 9000000000ULL);
-	out_lost(&o, 3, 1, 2);
+	out_lost(&o, &(struct lost_counts){ 3, 1, 2 });
 	s = finish(&o);
 	CHECK(strstr(s, "SUMMARY: 2 connection(s) seen\n"));
-	CHECK(strstr(s, "1234    my \"app\"\n"));
+	CHECK(strstr(s, "   1234 my \"app\"\n     ") && strstr(s, "death  keepalive    ETIMEDOUT\n"));
 	CHECK(strstr(s, "LOST: 3 event record(s) dropped (ring buffer full), 1 connection(s) "
 			"untracked (table full), 2 hook run(s) skipped by the kernel\n"));
 	free(s);
