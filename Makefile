@@ -28,11 +28,15 @@ endif
 
 BPF_OBJS := $(OUTPUT)/watch.bpf.o $(OUTPUT)/enforce.bpf.o $(OUTPUT)/list.bpf.o
 SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
-LIB_SRCS := user/args.c user/decode.c user/aggregate.c user/output.c \
-	user/owner.c user/kernel.c user/enforce.c user/list.c \
-	user/snapshot.c user/export.c user/watch.c \
-	user/top.c user/text.c user/fields.c user/records.c
-LIB_OBJS := $(LIB_SRCS:user/%.c=$(OUTPUT)/%.o)
+# Pure modules (no BPF, no libbpf): what the unit tests link, built
+# without clang or bpftool. The rest load, attach or read BPF objects.
+PURE_SRCS := user/aggregate.c user/clock.c user/decode.c user/fields.c \
+	user/output.c user/owner.c user/records.c user/text.c
+BPF_USER_SRCS := user/args.c user/bpf_log.c user/bpf_read.c user/cgroup.c \
+	user/enforce.c user/export.c user/kernel.c user/list.c user/netns.c \
+	user/snapshot.c user/top.c user/watch.c
+PURE_OBJS := $(PURE_SRCS:user/%.c=$(OUTPUT)/%.o)
+LIB_OBJS := $(PURE_OBJS) $(BPF_USER_SRCS:user/%.c=$(OUTPUT)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/%)
 
@@ -53,17 +57,22 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(msg) GEN-SKEL $@
 	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(OUTPUT)/%.o: user/%.c | $(SKELS) $(OUTPUT)
+$(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(msg) CC $@
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The skeletons exist before the first compile that may include one (after
+# it, -MMD's .d files know which do).
+$(OUTPUT)/tcpkawatch.o $(filter-out $(PURE_OBJS),$(LIB_OBJS)): | $(SKELS)
 
 tcpkawatch: $(OUTPUT)/tcpkawatch.o $(LIB_OBJS)
 	$(msg) LINK $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
-$(OUTPUT)/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)
+# only the pure modules: no libbpf, no skeletons
+$(OUTPUT)/test_%: tests/unit/test_%.c $(PURE_OBJS) | $(OUTPUT)
 	$(msg) CC $@
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit $< $(LIB_OBJS) $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit $< $(PURE_OBJS) -o $@
 
 -include $(wildcard $(OUTPUT)/*.d)
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Command-line options of `tcpkawatch` (watch). */
+/* Command-line options: watch's, and what every command shares (-v, -h,
+ * -V, the connection filters, parse_command()). */
 #include <argp.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -9,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "args.h"
-#include "kernel.h"
+#include "bpf_log.h"
 #include "tcpkawatch.h"
 
 const char *argp_program_version = "tcpkawatch " TCPKAWATCH_VERSION;

@@ -19,6 +19,10 @@
 #include "args.h"
 #include "enforce.h"
 #include "enforce.skel.h"
+#include "bpf_log.h"
+#include "bpf_read.h"
+#include "cgroup.h"
+#include "netns.h"
 #include "kernel.h"
 #include "tcpkawatch.h"
 

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include "args.h"
 #include "decode.h"
+#include "bpf_read.h"
 #include "kernel.h"
 #include "list.h"
 #include "owner.h"

@@ -5,6 +5,10 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bpf_log.h"
+#include "bpf_read.h"
+#include "clock.h"
+#include "netns.h"
 #include "kernel.h"
 #include "list.skel.h"
 #include "owner.h"

@@ -3,9 +3,9 @@
  * watch (the default), enforce, list, export and top. */
 #include <string.h>
 #include "args.h"
+#include "bpf_log.h"
 #include "enforce.h"
 #include "export.h"
-#include "kernel.h"
 #include "list.h"
 #include "top.h"
 #include "watch.h"

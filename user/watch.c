@@ -11,6 +11,9 @@
 #include "aggregate.h"
 #include "args.h"
 #include "enforce.h"
+#include "bpf_log.h"
+#include "bpf_read.h"
+#include "clock.h"
 #include "kernel.h"
 #include "output.h"
 #include "owner.h"
@@ -37,14 +40,6 @@ struct watch_run {
 	struct conn_table conns;
 	bool out_of_memory;
 };
-
-static __u64 monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* The process holding the socket now. One kernel pass finds the owners of
  * all sockets (snapshot_owners(), by socket address), so a burst of

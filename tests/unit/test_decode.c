@@ -3,7 +3,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "decode.h"
-#include "kernel.h"
+#include "clock.h"
 #include "unit.h"
 
 static struct conn_tuple tuple(int family, const char *src, const char *dst, int sp, int dp)

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Reading what BPF objects hold: per-CPU counters, iterators, a running
+ * observer's connection map. */
+#ifndef BPF_READ_H
+#define BPF_READ_H
+#include <stddef.h>
+
+/* The sum over CPUs of one counter in a BPF_MAP_TYPE_PERCPU_ARRAY of __u64;
+ * 0 if it cannot be read. */
+unsigned long long percpu_counter_sum(int map_fd, unsigned int idx);
+
+/* Create an iterator from a BPF iter link and read it to the end, calling
+ * each(ctx, record) for every whole record of rec_size bytes (records may
+ * be split across read() calls); each may be NULL when the program writes
+ * nothing. 0, or -1 with errno. */
+int iter_read(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *rec), void *ctx);
+
+/* The "conns" map of a running observer (watch, export, top): the map of
+ * that name and shape used by the observer's timer program, found among
+ * the kernel's BPF programs (it lives exactly as long as its observer:
+ * nothing to pin, nothing left behind); -1 if none runs. */
+int observer_conns_fd(unsigned int value_size);
+
+#endif
