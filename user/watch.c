@@ -159,19 +159,115 @@ static int attach_all(struct watch_bpf *skel)
 	return 0;
 }
 
+/* Open the observer's object, set its constants, load it; NULL with one
+ * line on stderr. */
+static struct watch_bpf *load_observer(const struct watch_opts *opts)
+{
+	struct watch_bpf *skel = watch_bpf__open();
+	int err;
+
+	if (!skel) {
+		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
+		return NULL;
+	}
+	skel->rodata->filter_pid = opts->filter.pid;
+	skel->rodata->filter_port = opts->filter.port;
+	skel->rodata->filter_netns = opts->filter.netns;
+	skel->rodata->filter_family = opts->filter.family;
+	skel->rodata->hz = kernel_hz();
+	if (!skel->rodata->hz) {
+		fprintf(stderr, "tcpkawatch: cannot tell the kernel's HZ (clock_getres of "
+			"CLOCK_MONOTONIC_COARSE failed)\n");
+		watch_bpf__destroy(skel);
+		return NULL;
+	}
+	bpf_map__set_max_entries(skel->maps.events,
+				 opts->ringbuf_bytes ? opts->ringbuf_bytes : RINGBUF_DEFAULT);
+	libbpf_load_begin();
+	err = watch_bpf__load(skel);
+	if (err) {
+		report_load_error("the watch programs", err, NULL);
+		watch_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+static void say_ready(const struct watch_opts *opts, const struct watch_sink *sink, bool enforcing)
+{
+	if (sink)
+		fprintf(stderr, "%s\n", sink->ready);
+	else
+		fprintf(stderr, "Watching TCP keepalive probes and connection deaths%s%s. "
+			"Ctrl-C to end.\n", enforcing ? ", enforcing keepalive on new connections" : "",
+			opts->duration_s ? " (with a time limit)" : "");
+}
+
+/* Read events until a signal, the duration, or the sink ends the run;
+ * losses checked once a second. 0, or 1 when reading failed. */
+static int event_loop(struct watch_run *run, struct watch_bpf *skel, struct ring_buffer *rb,
+		      long duration_s, struct lost_counts *losses, __u64 *lost_seen)
+{
+	__u64 deadline = duration_s ? monotonic_ns() + duration_s * 1000000000ULL : 0;
+	__u64 last_check = 0;
+
+	while (!exiting) {
+		int err = ring_buffer__poll(rb, 100);
+		__u64 now;
+
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "tcpkawatch: reading events: %s\n", strerror(-err));
+			return 1;
+		}
+		now = monotonic_ns();
+		if (now - last_check >= 1000000000ULL) {
+			*losses = read_losses(skel);
+			if (!run->sink)	/* a sink shows them its own way */
+				warn_lost(losses, lost_seen);
+			last_check = now;
+		}
+		if (run->sink && !run->sink->tick(run->sink->ctx, losses))
+			break;
+		if (deadline && now >= deadline)
+			break;
+	}
+	return 0;
+}
+
+/* The end of a run: what is still queued, the summary, the stats file,
+ * what was lost. */
+static void finish_run(struct watch_run *run, struct watch_bpf *skel, struct ring_buffer *rb,
+		       FILE *stats, __u64 *lost_seen)
+{
+	struct lost_counts losses;
+
+	ring_buffer__consume(rb);	/* queued before the end: this run's */
+	if (!run->sink)
+		out_summary(&run->out, &run->conns, monotonic_ns());
+	if (stats)
+		out_stats_file(stats, &run->conns);
+	losses = read_losses(skel);
+	if (!run->sink)
+		out_lost(&run->out, &losses);
+	warn_lost(&losses, lost_seen);
+}
+
 int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 {
 	struct watch_run run = {
 		.filter_pid = opts->filter.pid,
 		.sink = sink,
-		.out = { .f = stdout, .json = opts->json },
+		.out = {
+			.f = stdout, .json = opts->json,
+			.endpoint_width = endpoint_width(opts->filter.family),
+		},
 	};
-	struct ring_buffer *rb = NULL;
-	struct watch_bpf *skel;
-	__u64 deadline = 0, lost_seen = 0, last_check = 0;
 	struct enforce_session *enforcer = NULL;
-	FILE *stats = NULL;
 	struct lost_counts losses = {};
+	struct ring_buffer *rb = NULL;
+	struct watch_bpf *skel = NULL;
+	__u64 lost_seen = 0;
+	FILE *stats = NULL;
 	int err = 1;
 
 	if (check_kernel_support())
@@ -184,37 +280,14 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 			return 1;
 		}
 	}
-	skel = watch_bpf__open();
-	if (!skel) {
-		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
+	skel = load_observer(opts);
+	if (!skel)
 		goto out;
-	}
-	skel->rodata->filter_pid = opts->filter.pid;
-	skel->rodata->filter_port = opts->filter.port;
-	skel->rodata->filter_netns = opts->filter.netns;
-	skel->rodata->filter_family = opts->filter.family;
-	skel->rodata->hz = kernel_hz();
-	if (!skel->rodata->hz) {
-		fprintf(stderr, "tcpkawatch: cannot tell the kernel's HZ (clock_getres of "
-			"CLOCK_MONOTONIC_COARSE failed)\n");
-		goto out;
-	}
-	bpf_map__set_max_entries(skel->maps.events,
-				 opts->ringbuf_bytes ? opts->ringbuf_bytes : RINGBUF_DEFAULT);
-	libbpf_load_begin();
-	err = watch_bpf__load(skel);
-	if (err) {
-		report_load_error("the watch programs", err, NULL);
-		err = 1;
-		goto out;
-	}
-	err = 1;
 	if (conn_table_init(&run.conns, 4096)) {
 		fprintf(stderr, "tcpkawatch: out of memory\n");
 		goto out;
 	}
 	run.out.realtime_offset_ns = realtime_offset_ns();
-	run.out.endpoint_width = endpoint_width(opts->filter.family);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, &run, NULL);
 	if (!rb) {
 		fprintf(stderr, "tcpkawatch: cannot map the ring buffer: %s\n", strerror(errno));
@@ -222,7 +295,6 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	}
 	if (attach_all(skel))
 		goto out;
-
 	if (opts->enforce_cnt) {
 		struct enforce_policy policy = {
 			.idle_s = opts->enforce_idle,
@@ -234,52 +306,14 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 		if (!enforcer)
 			goto out;
 	}
-
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (opts->duration_s)
-		deadline = monotonic_ns() + opts->duration_s * 1000000000ULL;
-	if (sink)
-		fprintf(stderr, "%s\n", sink->ready);
-	else
-		fprintf(stderr, "Watching TCP keepalive probes and connection deaths%s%s. "
-			"Ctrl-C to end.\n", enforcer ? ", enforcing keepalive on new connections" : "",
-			opts->duration_s ? " (with a time limit)" : "");
+	say_ready(opts, sink, enforcer);
 	if (!sink)
 		out_header(&run.out);
-	err = 0;	/* running: a signal from now on is a clean end */
-	while (!exiting) {
-		__u64 now;
-
-		err = ring_buffer__poll(rb, 100);
-		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "tcpkawatch: reading events: %s\n", strerror(-err));
-			err = 1;
-			break;
-		}
-		err = 0;
-		now = monotonic_ns();
-		if (now - last_check >= 1000000000ULL) {
-			losses = read_losses(skel);
-			if (!sink)	/* a sink shows them its own way */
-				warn_lost(&losses, &lost_seen);
-			last_check = now;
-		}
-		if (sink && !sink->tick(sink->ctx, &losses))
-			break;
-		if (deadline && now >= deadline)
-			break;
-	}
-	/* Whatever is still queued belongs to this run. */
-	ring_buffer__consume(rb);
-	if (!sink)
-		out_summary(&run.out, &run.conns, monotonic_ns());
-	if (stats)
-		out_stats_file(stats, &run.conns);
-	losses = read_losses(skel);
-	if (!sink)
-		out_lost(&run.out, &losses);
-	warn_lost(&losses, &lost_seen);
+	/* running: a signal from now on is a clean end */
+	err = event_loop(&run, skel, rb, opts->duration_s, &losses, &lost_seen);
+	finish_run(&run, skel, rb, stats, &lost_seen);
 out:
 	enforce_detach(enforcer, true);
 	ring_buffer__free(rb);
@@ -291,5 +325,5 @@ out:
 	conn_table_free(&run.conns);
 	owner_table_free(run.owners);
 	snapshot_close(run.snap);
-	return err ? 1 : 0;
+	return err;
 }
