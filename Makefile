@@ -4,6 +4,10 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= cc
 PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+MAN8DIR ?= $(MANDIR)/man8
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
@@ -119,11 +123,17 @@ bench: tcpkawatch $(OUTPUT)/churn $(OUTPUT)/bare_iter $(OUTPUT)/bare_iter.bpf.o
 run: tcpkawatch
 	./tcpkawatch
 
+# The binary, the man page tcpkawatch(8) and the bash completion; DESTDIR
+# and PREFIX as usual, each directory apart if need be (SBINDIR, MANDIR or
+# MAN8DIR, BASHCOMPDIR). uninstall removes those three files.
 install: tcpkawatch
-	install -D -m 0755 tcpkawatch $(DESTDIR)$(PREFIX)/sbin/tcpkawatch
+	install -D -m 0755 tcpkawatch $(DESTDIR)$(SBINDIR)/tcpkawatch
+	install -D -m 0644 doc/tcpkawatch.8 $(DESTDIR)$(MAN8DIR)/tcpkawatch.8
+	install -D -m 0644 tools/bash-completion/tcpkawatch $(DESTDIR)$(BASHCOMPDIR)/tcpkawatch
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/tcpkawatch
+	rm -f $(DESTDIR)$(SBINDIR)/tcpkawatch $(DESTDIR)$(MAN8DIR)/tcpkawatch.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/tcpkawatch
 
 clean:
 	rm -rf $(OUTPUT) tcpkawatch

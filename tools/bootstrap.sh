@@ -14,11 +14,13 @@ fi
 cd "$(dirname "$0")/.."
 
 # build: compiler, BPF toolchain, libbpf; tests: nft, ip/ss/nstat,
-# python3, sysctl, setpriv, prometheus and promtool (export), tmux (top);
+# python3, sysctl, setpriv, prometheus and promtool (export), tmux (top),
+# groff and mandoc (the man page's lint);
 # the kernel matrix: qemu, a static busybox for its initramfs, depmod and
 # modprobe, and the decompressors of kernel modules
 PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libncurses-dev pkg-config
       bpftool nftables iproute2 python3 procps util-linux prometheus tmux
+      groff-base mandoc
       qemu-system-x86 busybox-static kmod xz-utils zstd"
 
 missing=()
