@@ -1,5 +1,26 @@
 # tcpkawatch: see README.md. `make`, `make test`, `make matrix`, `make bench`, `make install`.
+#   make test SANITIZE=1   unit tests and a short end-to-end run under
+#                          AddressSanitizer and UndefinedBehaviorSanitizer
+#                          (built apart, in build/sanitize)
+#   make analyze           cppcheck and clang-tidy (also part of make test;
+#                          ANALYZE=0 leaves them out)
+ifeq ($(SANITIZE),1)
+OUTPUT := build/sanitize
+BIN := $(OUTPUT)/tcpkawatch
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# the end-to-end tests that run under the sanitizers: every command once
+E2E_TESTS ?= test_keepalive_answered test_stats_file test_keepalive_death_ipv6 \
+	test_list_at_risk_and_formats test_export_scraped test_watch_with_enforce \
+	test_pin_status test_bad_values test_top
+export E2E_TESTS
+export TCPKAWATCH := $(abspath $(BIN))
+export TKW_BUILD := $(abspath $(OUTPUT))
+ANALYZE := 0
+else
 OUTPUT := build
+BIN := tcpkawatch
+endif
+ANALYZE ?= 1
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= cc
@@ -15,7 +36,7 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 # PREFIX, V=1 (show the commands) all work as usual; what the build itself
 # needs is added apart from them.
 CFLAGS ?= -O2 -g
-TKW_CFLAGS := -Wall -Wextra -Werror -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -MMD -MP
+TKW_CFLAGS := -Wall -Wextra -Werror -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -MMD -MP $(SAN_FLAGS)
 ALL_CFLAGS = $(TKW_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
 	-D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf -MMD -MP
@@ -45,8 +66,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(OUTPUT)/%)
 
 .SECONDARY:
-.PHONY: all clean install uninstall test check unit e2e bench run vmtest matrix
-all: tcpkawatch
+.PHONY: all clean install uninstall test check unit e2e bench run vmtest matrix analyze
+all: $(BIN)
 
 $(OUTPUT):
 	$(Q)mkdir -p $@
@@ -69,7 +90,7 @@ $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 # it, -MMD's .d files know which do).
 $(OUTPUT)/tcpkawatch.o $(filter-out $(PURE_OBJS),$(LIB_OBJS)): | $(SKELS)
 
-tcpkawatch: $(OUTPUT)/tcpkawatch.o $(LIB_OBJS)
+$(BIN): $(OUTPUT)/tcpkawatch.o $(LIB_OBJS)
 	$(msg) LINK $@
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
@@ -89,8 +110,13 @@ $(OUTPUT)/foreign_sockops.bpf.o: tests/e2e/foreign_sockops.bpf.c $(VMLINUX) | $(
 
 # Unit tests, then the end-to-end tests (root: they load BPF and make
 # network namespaces). The last line counts both: "N passed, N failed".
-test: tcpkawatch unit $(OUTPUT)/foreign_sockops.bpf.o
-	tests/run.sh $(UNIT_BINS)
+test: $(BIN) unit $(OUTPUT)/foreign_sockops.bpf.o
+	tests/run.sh $(UNIT_BINS) $(if $(filter 1,$(ANALYZE)),tools/analyze.sh)
+
+# Static analysis: the findings, and the reasons for what is left out, in
+# .clang-tidy and tools/cppcheck.suppress.
+analyze: $(SKELS)
+	tools/analyze.sh
 
 check: test
 

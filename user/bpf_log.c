@@ -55,7 +55,6 @@ static void keep_verifier_reason(const char *msg)
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	char *msg;
-	const char *text;
 
 	if (level == LIBBPF_DEBUG)
 		return 0;
@@ -65,6 +64,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (libbpf_verbose)
 		fputs(msg, stderr);
 	if (level == LIBBPF_WARN) {
+		const char *text;
+
 		keep_verifier_reason(msg);
 		text = strncmp(msg, "libbpf: ", 8) ? msg : msg + 8;
 		if (!libbpf_warning[0] && !strstr(text, "PROG LOAD LOG"))

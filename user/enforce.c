@@ -187,12 +187,14 @@ static void on_signal(int sig)
  * id and depth go into the policy for --existing. */
 static int resolve_cgroup(const char *want, struct enforce_policy *p)
 {
-	char *path = p->cgroup, root[PATH_MAX];
+	char *path = p->cgroup;
 	size_t len = sizeof(p->cgroup);
-	struct statfs fs;
-	struct stat st;
 
 	if (want) {
+		char root[PATH_MAX];
+		struct statfs fs;
+		struct stat st;
+
 		if (statfs(want, &fs)) {
 			fprintf(stderr, "tcpkawatch: cgroup '%s': %s\n", want, strerror(errno));
 			return -1;
@@ -212,7 +214,7 @@ static int resolve_cgroup(const char *want, struct enforce_policy *p)
 		memcpy(path, root, strlen(root) + 1);
 		/* the cgroup v2 id is the directory's inode (kernfs node id) */
 		p->cgroup_id = st.st_ino;
-		if (cgroup2_root(root, sizeof(root)) || strncmp(path, root, strlen(root))) {
+		if (cgroup2_root(root, sizeof(root)) || strncmp(path, root, strlen(root)) != 0) {
 			fprintf(stderr, "tcpkawatch: '%s' is not under the cgroup v2 root\n", want);
 			return -1;
 		}
@@ -437,12 +439,10 @@ fail:
 
 void enforce_detach(struct enforce_session *s, bool report)
 {
-	int cfd;
-
 	if (!s)
 		return;
 	if (report && s->skel) {
-		cfd = bpf_map__fd(s->skel->maps.enforce_counters);
+		int cfd = bpf_map__fd(s->skel->maps.enforce_counters);
 		fprintf(stderr, "Keepalive set on %llu connection(s), the application's kept on "
 			"%llu, failed on %llu; removed.\n", percpu_counter_sum(cfd, ENF_SET),
 			percpu_counter_sum(cfd, ENF_KEPT_APP), percpu_counter_sum(cfd, ENF_FAILED));

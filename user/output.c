@@ -16,8 +16,9 @@ static void put_line(const struct out_ctx *o, const struct record_kind *k,
 static void put_titles(const struct out_ctx *o, const struct record_kind *k)
 {
 	char line[RECORD_LINE_LEN];
+	const char *end = record_titles(line, k, o->endpoint_width);
 
-	fwrite(line, 1, record_titles(line, k, o->endpoint_width) - line, o->f);
+	fwrite(line, 1, end - line, o->f);
 }
 
 void out_header(const struct out_ctx *o)

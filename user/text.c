@@ -34,7 +34,7 @@ char *text_tenths(char *p, long long ms)
 	return p;
 }
 
-char *text_ljust(char *start, char *p, int width)
+char *text_ljust(const char *start, char *p, int width)
 {
 	while (p - start < width)
 		*p++ = ' ';

@@ -12,7 +12,7 @@ char *text_s64(char *p, long long v);
 char *text_tenths(char *p, long long ms);
 /* the text from start to p, padded with spaces to width: left-aligned
  * (printf's %-Ns) or right-aligned (%Ns); longer text is kept whole */
-char *text_ljust(char *start, char *p, int width);
+char *text_ljust(const char *start, char *p, int width);
 char *text_rjust(char *start, char *p, int width);
 /* a JSON string literal, quoted and escaped: up to 6 * strlen(s) + 2 bytes */
 char *text_json_string(char *p, const char *s);

@@ -14,6 +14,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TCPKAWATCH = os.environ.get("TCPKAWATCH", os.path.join(ROOT, "tcpkawatch"))
+BUILD = os.environ.get("TKW_BUILD", os.path.join(ROOT, "build"))  # make's OUTPUT
 PEER = os.path.join(HERE, "peer.py")
 WATCH_PROGS = ("ka_timer_entry", "ka_timer_exit", "ka_set_state", "ka_receive_reset")
 BPF_PROG_NAMES = WATCH_PROGS + ("ka_enforce",)

@@ -37,9 +37,12 @@ def timer_death(sysctls, client_args, cause, port):
 
 def test_user_timeout():
     # TCP_USER_TIMEOUT 2000 ms: the blocking read fails at about 2 s
+    # (tcp_clamp_rto_to_user_timeout()); the upper bound only tells it from
+    # a retransmission death (tcp_retries2 15: minutes), with room for a
+    # loaded machine (seen: 4.4 s with three qemu guests on two cores)
     death, err = timer_death({}, ("--user-timeout", 2000), "user_timeout", 5002)
     check(death["user_timeout_ms"] == 2000, f"user_timeout_ms {death}")
-    check(1.5 <= err["after_s"] <= 4.0, f"died after {err['after_s']} s")
+    check(1.5 <= err["after_s"] <= 10.0, f"died after {err['after_s']} s")
 
 
 def test_retransmit():

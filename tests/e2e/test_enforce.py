@@ -3,7 +3,7 @@ import json
 import os
 import subprocess
 
-from ka import (ROOT, TCPKAWATCH, Bpffs, Cgroup, Enforce, Netns, Peer, Watch, check,
+from ka import (BUILD, ROOT, TCPKAWATCH, Bpffs, Cgroup, Enforce, Netns, Peer, Watch, check,
                 enforce_attachments, readline_within, run)
 
 OFF = 0
@@ -105,7 +105,7 @@ def test_lifecycle_signals():
 
 
 def test_pin_status_off_and_foreign_program():
-    foreign_obj = os.path.join(ROOT, "build", "foreign_sockops.bpf.o")
+    foreign_obj = os.path.join(BUILD, "foreign_sockops.bpf.o")
     pin = f"/sys/fs/bpf/tkw_foreign_{os.getpid()}"
     with Bpffs(), Netns() as ns, Cgroup() as cg:
         run("bpftool", "prog", "load", foreign_obj, pin, "type", "sockops",

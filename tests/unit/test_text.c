@@ -32,7 +32,7 @@ int main(void)
 		snprintf(expect, sizeof(expect), "%.1f", ms / 1e3);
 		if (!strcmp(expect, "-0.0"))
 			strcpy(expect, "0.0");
-		if (strcmp(str(text_tenths(buf, ms)), expect)) {
+		if (strcmp(str(text_tenths(buf, ms)), expect) != 0) {
 			fprintf(stderr, "  %lld ms: %s, printf %s\n", ms, buf, expect);
 			agree = false;
 			break;
