@@ -15,12 +15,13 @@ cd "$(dirname "$0")/.."
 
 # build: compiler, BPF toolchain, libbpf; tests: nft, ip/ss/nstat,
 # python3, sysctl, setpriv, prometheus and promtool (export), tmux (top),
-# groff and mandoc (the man page's lint);
+# groff and mandoc (the man page's lint), cppcheck and clang-tidy (static
+# analysis);
 # the kernel matrix: qemu, a static busybox for its initramfs, depmod and
 # modprobe, and the decompressors of kernel modules
 PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libncurses-dev pkg-config
       bpftool nftables iproute2 python3 procps util-linux prometheus tmux
-      groff-base mandoc
+      groff-base mandoc cppcheck clang-tidy
       qemu-system-x86 busybox-static kmod xz-utils zstd"
 
 missing=()
