@@ -31,7 +31,7 @@ static const char watch_doc[] =
 "  tcpkawatch -p 1234         # sockets owned by process 1234\n"
 "  tcpkawatch -P 443 -6       # IPv6 connections with local or remote port 443\n"
 "  tcpkawatch -N 4026531840   # one network namespace (ls -iL /proc/PID/ns/net)\n"
-"  tcpkawatch --enforce 60,10,6  # fix and watch: keepalive for all new connections\n"
+"  tcpkawatch -e 60,10,6      # and turn keepalive on for new connections\n"
 "  tcpkawatch -s conns.jsonl  # at exit, append finished connections' records\n"
 "  tcpkawatch -b 64M -j | slow-consumer  # more room for bursts of events\n"
 "\n"
@@ -51,7 +51,6 @@ static const struct argp_option watch_options[] = {
 	  "Ring buffer for events: 4K to 1G, a power of two (default 4M). Records that do "
 	  "not fit are counted and reported as lost: make it larger", 0 },
 	COMMON_OPTIONS,
-	{ "version", 'V', NULL, 0, "Show the version", -1 },
 	{},
 };
 
@@ -145,9 +144,6 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &o->filter;
 		break;
-	case 'V':
-		printf("%s\n", argp_program_version);
-		exit(0);
 	case 'b':
 		o->ringbuf_bytes = parse_ringbuf_size(arg);
 		break;
@@ -183,6 +179,9 @@ error_t common_parse(int key, char *arg, struct argp_state *state)
 		return 0;
 	case 'h':
 		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, state->name);
+		exit(0);
+	case 'V':
+		printf("%s\n", argp_program_version);
 		exit(0);
 	case ARGP_KEY_ERROR:
 		/* ARGP_NO_ERRS silences getopt's two-line complaint (and,

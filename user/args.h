@@ -41,7 +41,8 @@ void parse_command(const struct argp *argp, const char *name, int argc, char **a
 error_t common_parse(int key, char *arg, struct argp_state *state);
 #define COMMON_OPTIONS \
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages (why the kernel refused a program)", -1 }, \
-	{ "help", 'h', NULL, 0, "Show this help", -1 }
+	{ "help", 'h', NULL, 0, "Show this help", -1 }, \
+	{ "version", 'V', NULL, 0, "Show the version", -1 }
 
 /* Print "tcpkawatch: <message> (see --help)" and exit 2. */
 void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

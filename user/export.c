@@ -91,27 +91,22 @@ static int parse_listen(const char *arg, struct sockaddr_storage *ss, socklen_t 
 	return -1;
 }
 
-/* Listen on "ADDR:PORT"; NULL with one line on stderr on failure. */
-static struct exporter *exporter_open(const char *listen_addr, unsigned int per_conn_max)
+/* Listen on "ADDR:PORT" (parsed already into ss, len); NULL with one
+ * line on stderr on failure. */
+static struct exporter *exporter_open(const char *listen_addr, const struct sockaddr_storage *ss,
+				      socklen_t len, unsigned int per_conn_max)
 {
 	struct exporter *ex = calloc(1, sizeof(*ex));
-	struct sockaddr_storage ss;
-	socklen_t len;
 	int one = 1;
 
 	if (!ex)
 		return NULL;
 	ex->per_conn_max = per_conn_max;
 	ex->listen_fd = -1;
-	if (parse_listen(listen_addr, &ss, &len)) {
-		fprintf(stderr, "tcpkawatch: invalid --listen '%s': ADDR:PORT such as %s\n",
-			listen_addr, DEFAULT_LISTEN);
-		goto fail;
-	}
-	ex->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ex->listen_fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ex->listen_fd < 0 ||
 	    setsockopt(ex->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(ex->listen_fd, (struct sockaddr *)&ss, len) || listen(ex->listen_fd, 16)) {
+	    bind(ex->listen_fd, (const struct sockaddr *)ss, len) || listen(ex->listen_fd, 16)) {
 		fprintf(stderr, "tcpkawatch: cannot listen on %s: %s\n", listen_addr,
 			strerror(errno));
 		goto fail;
@@ -358,8 +353,8 @@ static const char export_doc[] =
 "\n"
 "EXAMPLES:\n"
 "  tcpkawatch export\n"
-"  tcpkawatch export --listen 0.0.0.0:9977        # reachable from the network\n"
-"  tcpkawatch export --per-connection 100         # also series of probing connections\n";
+"  tcpkawatch export --listen 0.0.0.0:9977   # reachable from the network\n"
+"  tcpkawatch export --per-connection 100     # a series per probing connection\n";
 
 static const struct argp_option export_options[] = {
 	{ "listen", 'l', "ADDR:PORT", 0, "Where to serve (default " DEFAULT_LISTEN ")", 0 },
@@ -397,6 +392,8 @@ int export_main(int argc, char **argv)
 		.doc = export_doc,
 	};
 	struct export_opts o = { .listen = DEFAULT_LISTEN };
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
 	struct watch_opts wopts = {};
 	struct watch_sink sink = { .event = sink_event, .tick = sink_tick };
 	struct exporter *ex;
@@ -404,9 +401,11 @@ int export_main(int argc, char **argv)
 	int err;
 
 	parse_command(&argp, "tcpkawatch export", argc, argv, &o);
+	if (parse_listen(o.listen, &addr, &addr_len))
+		usage_error("invalid --listen '%s': ADDR:PORT such as %s", o.listen, DEFAULT_LISTEN);
 	if (check_root())
 		return 1;
-	ex = exporter_open(o.listen, o.per_conn);
+	ex = exporter_open(o.listen, &addr, addr_len, o.per_conn);
 	if (!ex)
 		return 1;
 	snprintf(ready, sizeof(ready), "Serving Prometheus metrics on http://%s/metrics. "

@@ -37,7 +37,7 @@ static const char list_doc[] =
 "EXAMPLES:\n"
 "  tcpkawatch list                       # everything, in columns\n"
 "  tcpkawatch list --state ESTABLISHED -j  # JSON, one object per line\n"
-"  tcpkawatch list --at-risk 600         # established, no keepalive, silent 10 min\n"
+"  tcpkawatch list --at-risk 600         # no keepalive, silent for 10 min\n"
 "  tcpkawatch list --csv -N 4026531840   # one namespace, CSV with a header\n";
 
 enum { OPT_CSV = 1000, OPT_STATE, OPT_AT_RISK };

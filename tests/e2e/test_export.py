@@ -106,9 +106,11 @@ def test_export_scraped_by_prometheus():
 
 
 def test_export_bad_listen():
+    # bad input: one line and exit code 2, before anything is loaded
     for args in (["--listen", "nowhere"], ["--listen", "127.0.0.1:0"],
-                 ["--per-connection", "0"], ["--listen", "300.1.1.1:80"]):
+                 ["--per-connection", "0"], ["--listen", "300.1.1.1:80"],
+                 ["--listen", "1.2.3.4:99999"]):
         p = subprocess.run([TCPKAWATCH, "export", *args], capture_output=True, text=True,
                            timeout=30)
-        check(p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1,
+        check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1,
               f"{args}: rc {p.returncode} {p.stderr!r}")
