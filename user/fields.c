@@ -4,52 +4,37 @@
 #include "fields.h"
 #include "text.h"
 
-static char *json_value(char *p, const struct field_val *v)
-{
-	switch (v->kind) {
-	case VAL_NUM:
-		return text_s64(p, v->num);
-	case VAL_BOOL:
-		return stpcpy(p, v->num ? "true" : "false");
-	case VAL_STR:
-		return text_json_string(p, v->str);
-	case VAL_DECIMAL:
-		return stpcpy(p, v->buf);
-	default:
-		return stpcpy(p, "null");
-	}
-}
+/* How each format writes a value that is not a number */
+struct value_format {
+	const char *null, *yes, *no;
+	char *(*str)(char *p, const char *s);
+};
 
-static char *csv_value(char *p, const struct field_val *v)
+static const struct value_format json_format = { "null", "true", "false", text_json_string };
+static const struct value_format csv_format = { "", "1", "0", text_csv_field };
+static const struct value_format column_format = { "-", "on", "off", stpcpy };
+
+static char *put_value(char *p, const struct value_format *fmt, const struct field_val *v)
 {
 	switch (v->kind) {
 	case VAL_NUM:
 		return text_s64(p, v->num);
 	case VAL_BOOL:
-		return stpcpy(p, v->num ? "1" : "0");
+		return stpcpy(p, v->num ? fmt->yes : fmt->no);
 	case VAL_STR:
-		return text_csv_field(p, v->str);
+		return fmt->str(p, v->str);
 	case VAL_DECIMAL:
 		return stpcpy(p, v->buf);
 	default:
-		return p;
+		return stpcpy(p, fmt->null);
 	}
 }
 
 static char *column_value(char *p, const struct field *f, const struct field_val *v)
 {
-	switch (v->kind) {
-	case VAL_NUM:
-		return f->seconds ? stpcpy(text_tenths(p, v->num), "s") : text_s64(p, v->num);
-	case VAL_BOOL:
-		return stpcpy(p, v->num ? "on" : "off");
-	case VAL_STR:
-		return stpcpy(p, v->str);
-	case VAL_DECIMAL:
-		return stpcpy(p, v->buf);
-	default:
-		return stpcpy(p, "-");
-	}
+	if (f->seconds && v->kind == VAL_NUM)
+		return stpcpy(text_tenths(p, v->num), "s");
+	return put_value(p, &column_format, v);
 }
 
 char *record_json(char *p, const struct record_kind *k, const struct out_row *row)
@@ -65,7 +50,7 @@ char *record_json(char *p, const struct record_kind *k, const struct out_row *ro
 		v.kind = VAL_NULL;
 		f->get(row, &v);
 		p = stpcpy(stpcpy(stpcpy(p, "\""), f->key), "\":");
-		p = json_value(p, &v);
+		p = put_value(p, &json_format, &v);
 		*p++ = ',';
 	}
 	if (p[-1] == ',')
@@ -87,7 +72,7 @@ char *record_csv(char *p, const struct record_kind *k, const struct out_row *row
 			*p++ = ',';
 		v.kind = VAL_NULL;
 		f->get(row, &v);
-		p = csv_value(p, &v);
+		p = put_value(p, &csv_format, &v);
 	}
 	*p++ = '\n';
 	return p;
@@ -128,7 +113,8 @@ static bool is_last_column(const struct record_kind *k, size_t i)
 	return true;
 }
 
-char *record_columns(char *p, const struct record_kind *k, const struct out_row *row,
+/* The columns of row, or with row NULL their titles */
+static char *columns(char *p, const struct record_kind *k, const struct out_row *row,
 		     int endpoint_width)
 {
 	struct field_val v;
@@ -136,38 +122,35 @@ char *record_columns(char *p, const struct record_kind *k, const struct out_row 
 
 	for (size_t i = 0; i < k->n; i++) {
 		const struct field *f = &k->fields[i];
-		char *col;
+		char *col, *end;
 
 		if (!f->title)
 			continue;
 		if (p != start)
 			*p++ = ' ';
-		v.kind = VAL_NULL;
-		f->get(row, &v);
 		col = p;
-		p = align(col, column_value(col, f, &v), f, is_last_column(k, i), endpoint_width);
+		if (row) {
+			v.kind = VAL_NULL;
+			f->get(row, &v);
+			end = column_value(col, f, &v);
+		} else {
+			end = stpcpy(col, f->title);
+		}
+		p = align(col, end, f, is_last_column(k, i), endpoint_width);
 	}
 	*p++ = '\n';
 	return p;
 }
 
+char *record_columns(char *p, const struct record_kind *k, const struct out_row *row,
+		     int endpoint_width)
+{
+	return columns(p, k, row, endpoint_width);
+}
+
 char *record_titles(char *p, const struct record_kind *k, int endpoint_width)
 {
-	char *start = p;
-
-	for (size_t i = 0; i < k->n; i++) {
-		const struct field *f = &k->fields[i];
-		char *col;
-
-		if (!f->title)
-			continue;
-		if (p != start)
-			*p++ = ' ';
-		col = p;
-		p = align(col, stpcpy(col, f->title), f, is_last_column(k, i), endpoint_width);
-	}
-	*p++ = '\n';
-	return p;
+	return columns(p, k, NULL, endpoint_width);
 }
 
 int endpoint_width(int family)

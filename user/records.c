@@ -11,51 +11,26 @@
 #define NUM(v, x)	((v)->kind = VAL_NUM, (v)->num = (x))
 #define STR(v, s)	((v)->kind = VAL_STR, (v)->str = (s))
 
+/* A getter whose value is one expression of row */
+#define GET_NUM(name, expr) \
+	static void name(const struct out_row *row, struct field_val *v) { NUM(v, (expr)); }
+#define GET_STR(name, expr) \
+	static void name(const struct out_row *row, struct field_val *v) { STR(v, (expr)); }
+/* an address (format_ip) or "addr:port" (format_endpoint) of one end */
+#define GET_ADDR(name, format, remote) \
+	static void name(const struct out_row *row, struct field_val *v) \
+	{ STR(v, (format(v->buf, row->t, remote), v->buf)); }
+
 /* Who the connection is: the same fields, in the same order, first in
  * every record of a connection. */
-static void get_netns(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, row->netns);
-}
-
-static void get_family(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, row->t->family == AF_INET ? 4 : 6);
-}
-
-static void get_laddr(const struct out_row *row, struct field_val *v)
-{
-	format_ip(v->buf, row->t, 0);
-	STR(v, v->buf);
-}
-
-static void get_lport(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, row->t->sport);
-}
-
-static void get_local(const struct out_row *row, struct field_val *v)
-{
-	format_endpoint(v->buf, row->t, 0);
-	STR(v, v->buf);
-}
-
-static void get_raddr(const struct out_row *row, struct field_val *v)
-{
-	format_ip(v->buf, row->t, 1);
-	STR(v, v->buf);
-}
-
-static void get_rport(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, row->t->dport);
-}
-
-static void get_remote(const struct out_row *row, struct field_val *v)
-{
-	format_endpoint(v->buf, row->t, 1);
-	STR(v, v->buf);
-}
+GET_NUM(get_netns, row->netns)
+GET_NUM(get_family, row->t->family == AF_INET ? 4 : 6)
+GET_ADDR(get_laddr, format_ip, 0)
+GET_NUM(get_lport, row->t->sport)
+GET_ADDR(get_local, format_endpoint, 0)
+GET_ADDR(get_raddr, format_ip, 1)
+GET_NUM(get_rport, row->t->dport)
+GET_ADDR(get_remote, format_endpoint, 1)
 
 static void get_pid(const struct out_row *row, struct field_val *v)
 {
@@ -84,10 +59,7 @@ static void get_comm(const struct out_row *row, struct field_val *v)
 /* watch's events */
 #define EVENT(row) ((const struct ka_event *)(row)->rec)
 
-static void get_event(const struct out_row *row, struct field_val *v)
-{
-	STR(v, event_name(EVENT(row)->type));
-}
+GET_STR(get_event, event_name(EVENT(row)->type))
 
 static long long realtime_ns(const struct out_row *row)
 {
@@ -112,50 +84,15 @@ static void get_time(const struct out_row *row, struct field_val *v)
 	STR(v, v->buf);
 }
 
-static void get_ev_source(const struct out_row *row, struct field_val *v)
-{
-	STR(v, ka_source_name(EVENT(row)->ka_source));
-}
-
-static void get_ev_unanswered(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, EVENT(row)->probes);
-}
-
-static void get_ev_cnt(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, EVENT(row)->probes_max);
-}
-
-static void get_ev_idle(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, EVENT(row)->idle_ms / 1000);
-}
-
-static void get_ev_intvl(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, EVENT(row)->intvl_ms / 1000);
-}
-
-static void get_ev_user_timeout(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, EVENT(row)->user_timeout_ms);
-}
-
-static void get_ev_state(const struct out_row *row, struct field_val *v)
-{
-	STR(v, tcp_state_name(EVENT(row)->state));
-}
-
-static void get_ev_cause(const struct out_row *row, struct field_val *v)
-{
-	STR(v, cause_name(EVENT(row)->cause));
-}
-
-static void get_ev_errno(const struct out_row *row, struct field_val *v)
-{
-	STR(v, errno_name(EVENT(row)->err));
-}
+GET_STR(get_ev_source, ka_source_name(EVENT(row)->ka_source))
+GET_NUM(get_ev_unanswered, EVENT(row)->probes)
+GET_NUM(get_ev_cnt, EVENT(row)->probes_max)
+GET_NUM(get_ev_idle, EVENT(row)->idle_ms / 1000)
+GET_NUM(get_ev_intvl, EVENT(row)->intvl_ms / 1000)
+GET_NUM(get_ev_user_timeout, EVENT(row)->user_timeout_ms)
+GET_STR(get_ev_state, tcp_state_name(EVENT(row)->state))
+GET_STR(get_ev_cause, cause_name(EVENT(row)->cause))
+GET_STR(get_ev_errno, errno_name(EVENT(row)->err))
 
 static void get_ev_lifetime(const struct out_row *row, struct field_val *v)
 {
@@ -165,10 +102,7 @@ static void get_ev_lifetime(const struct out_row *row, struct field_val *v)
 		NUM(v, (e->ts_ns - e->start_ns) / 1000000);
 }
 
-static void get_ev_silence(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, EVENT(row)->silence_ms);
-}
+GET_NUM(get_ev_silence, EVENT(row)->silence_ms)
 
 /* DETAIL: what the event's own fields say, in a few words */
 static void get_detail(const struct out_row *row, struct field_val *v)
@@ -201,12 +135,12 @@ static void get_detail(const struct out_row *row, struct field_val *v)
 	{ "ts", NULL, 0, false, get_ts }, \
 	CONN_FIELDS, \
 	{ "ka_source", NULL, 0, false, get_ev_source }, \
-	{ NULL, "DETAIL", -1, false, get_detail }
+	{ NULL, "DETAIL", -1, false, get_detail }, \
+	{ "state", NULL, 0, false, get_ev_state }, \
+	{ "unanswered", NULL, 0, false, get_ev_unanswered }
 
 static const struct field probe_fields[] = {
 	EVENT_HEAD,
-	{ "state", NULL, 0, false, get_ev_state },
-	{ "unanswered", NULL, 0, false, get_ev_unanswered },
 	{ "ka_cnt", NULL, 0, false, get_ev_cnt },
 	{ "ka_idle_s", NULL, 0, false, get_ev_idle },
 	{ "ka_intvl_s", NULL, 0, false, get_ev_intvl },
@@ -215,14 +149,10 @@ static const struct field probe_fields[] = {
 
 static const struct field answered_fields[] = {
 	EVENT_HEAD,
-	{ "state", NULL, 0, false, get_ev_state },
-	{ "unanswered", NULL, 0, false, get_ev_unanswered },
 };
 
 static const struct field death_fields[] = {
 	EVENT_HEAD,
-	{ "state", NULL, 0, false, get_ev_state },
-	{ "unanswered", NULL, 0, false, get_ev_unanswered },
 	{ "cause", NULL, 0, false, get_ev_cause },
 	{ "errno", NULL, 0, false, get_ev_errno },
 	{ "lifetime_ms", NULL, 0, false, get_ev_lifetime },
@@ -257,45 +187,14 @@ static void get_connection(const struct out_row *row, struct field_val *v)
 	STR(v, "connection");
 }
 
-static void get_source(const struct out_row *row, struct field_val *v)
-{
-	STR(v, ka_source_name(CONN(row)->ka_source));
-}
-
-static void get_idle(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, CONN(row)->idle_ms / 1000);
-}
-
-static void get_intvl(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, CONN(row)->intvl_ms / 1000);
-}
-
-static void get_cnt(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, CONN(row)->ka_cnt);
-}
-
-static void get_user_timeout(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, CONN(row)->user_timeout_ms);
-}
-
-static void get_probes_sent(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, CONN(row)->probes_sent);
-}
-
-static void get_answers(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, CONN(row)->answers);
-}
-
-static void get_unanswered(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, CONN(row)->unanswered);
-}
+GET_STR(get_source, ka_source_name(CONN(row)->ka_source))
+GET_NUM(get_idle, CONN(row)->idle_ms / 1000)
+GET_NUM(get_intvl, CONN(row)->intvl_ms / 1000)
+GET_NUM(get_cnt, CONN(row)->ka_cnt)
+GET_NUM(get_user_timeout, CONN(row)->user_timeout_ms)
+GET_NUM(get_probes_sent, CONN(row)->probes_sent)
+GET_NUM(get_answers, CONN(row)->answers)
+GET_NUM(get_unanswered, CONN(row)->unanswered)
 
 static void get_end(const struct out_row *row, struct field_val *v)
 {
@@ -352,20 +251,9 @@ static void get_lost(const struct out_row *row, struct field_val *v)
 	STR(v, "lost");
 }
 
-static void get_ringbuf_lost(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, LOST(row)->ringbuf_lost);
-}
-
-static void get_untracked(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, LOST(row)->untracked_connections);
-}
-
-static void get_hook_misses(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, LOST(row)->hook_misses);
-}
+GET_NUM(get_ringbuf_lost, LOST(row)->ringbuf_lost)
+GET_NUM(get_untracked, LOST(row)->untracked_connections)
+GET_NUM(get_hook_misses, LOST(row)->hook_misses)
 
 static const struct field lost_fields[] = {
 	{ "event", NULL, 0, false, get_lost },
@@ -380,7 +268,10 @@ const struct record_kind lost_record = RECORD_KIND(lost_fields);
  * sockets: no keepalive settings, no timers (null). */
 #define SOCK(row) ((const struct list_record *)(row)->rec)
 #define SEEN(row) ((const struct conn_state *)(row)->ctx)
-#define FULL_NUM(v, row, x) do { if (SOCK(row)->full) NUM(v, x); } while (0)
+/* a number a full socket has: null for TIME_WAIT and NEW_SYN_RECV */
+#define GET_FULL_NUM(name, expr) \
+	static void name(const struct out_row *row, struct field_val *v) \
+	{ if (SOCK(row)->full) NUM(v, (expr)); }
 
 static const char *const timer_names[] = {
 	[LT_NONE] = "off", [LT_ON] = "on", [LT_KEEPALIVE] = "keepalive", [LT_PERSIST] = "persist",
@@ -391,10 +282,7 @@ static const char *timer_name(int t)
 	return t >= 0 && t <= LT_PERSIST ? timer_names[t] : "unknown";
 }
 
-static void get_state(const struct out_row *row, struct field_val *v)
-{
-	STR(v, tcp_state_name(SOCK(row)->state));
-}
+GET_STR(get_state, tcp_state_name(SOCK(row)->state))
 
 static void get_keepalive(const struct out_row *row, struct field_val *v)
 {
@@ -402,35 +290,12 @@ static void get_keepalive(const struct out_row *row, struct field_val *v)
 	v->num = SOCK(row)->full && SOCK(row)->keepalive;
 }
 
-static void get_sk_idle(const struct out_row *row, struct field_val *v)
-{
-	FULL_NUM(v, row, SOCK(row)->ka_idle_ms / 1000);
-}
-
-static void get_sk_intvl(const struct out_row *row, struct field_val *v)
-{
-	FULL_NUM(v, row, SOCK(row)->ka_intvl_ms / 1000);
-}
-
-static void get_sk_cnt(const struct out_row *row, struct field_val *v)
-{
-	FULL_NUM(v, row, SOCK(row)->ka_cnt);
-}
-
-static void get_sk_source(const struct out_row *row, struct field_val *v)
-{
-	STR(v, ka_source_name(SOCK(row)->full ? SOCK(row)->ka_source : KA_SRC_NONE));
-}
-
-static void get_sk_user_timeout(const struct out_row *row, struct field_val *v)
-{
-	FULL_NUM(v, row, SOCK(row)->user_timeout_ms);
-}
-
-static void get_probes_out(const struct out_row *row, struct field_val *v)
-{
-	FULL_NUM(v, row, SOCK(row)->probes_out);
-}
+GET_FULL_NUM(get_sk_idle, SOCK(row)->ka_idle_ms / 1000)
+GET_FULL_NUM(get_sk_intvl, SOCK(row)->ka_intvl_ms / 1000)
+GET_FULL_NUM(get_sk_cnt, SOCK(row)->ka_cnt)
+GET_STR(get_sk_source, ka_source_name(SOCK(row)->full ? SOCK(row)->ka_source : KA_SRC_NONE))
+GET_FULL_NUM(get_sk_user_timeout, SOCK(row)->user_timeout_ms)
+GET_FULL_NUM(get_probes_out, SOCK(row)->probes_out)
 
 static void get_timer(const struct out_row *row, struct field_val *v)
 {
@@ -438,10 +303,7 @@ static void get_timer(const struct out_row *row, struct field_val *v)
 		STR(v, timer_name(SOCK(row)->timer));
 }
 
-static void get_timer_ms(const struct out_row *row, struct field_val *v)
-{
-	FULL_NUM(v, row, SOCK(row)->timer_ms);
-}
+GET_FULL_NUM(get_timer_ms, SOCK(row)->timer_ms)
 
 /* TIMER as ss shows it: name,time,count; a timer due now or overdue (it
  * has not run yet) shows 0.0s */
@@ -463,15 +325,8 @@ static void get_timer_column(const struct out_row *row, struct field_val *v)
 	STR(v, v->buf);
 }
 
-static void get_silence(const struct out_row *row, struct field_val *v)
-{
-	FULL_NUM(v, row, SOCK(row)->silence_ms);
-}
-
-static void get_last_send(const struct out_row *row, struct field_val *v)
-{
-	FULL_NUM(v, row, SOCK(row)->last_send_ms);
-}
+GET_FULL_NUM(get_silence, SOCK(row)->silence_ms)
+GET_FULL_NUM(get_last_send, SOCK(row)->last_send_ms)
 
 static void get_seen_probes(const struct out_row *row, struct field_val *v)
 {
@@ -485,10 +340,7 @@ static void get_seen_answers(const struct out_row *row, struct field_val *v)
 		NUM(v, SEEN(row)->answers);
 }
 
-static void get_uid(const struct out_row *row, struct field_val *v)
-{
-	NUM(v, SOCK(row)->uid);
-}
+GET_NUM(get_uid, SOCK(row)->uid)
 
 static void get_inode(const struct out_row *row, struct field_val *v)
 {
