@@ -29,6 +29,9 @@ enum death_cause {
 enum ka_counter {
 	CNT_RINGBUF_LOST,	/* records dropped: the ring buffer was full */
 	CNT_CONN_TABLE_FULL,	/* connections not tracked: table full */
+	CNT_STATE_TAKEN,	/* runs of ka_set_state the kernel skipped that
+				 * ka_state_nested took (see watch.bpf.c) */
+	CNT_RESET_TAKEN,	/* the same for ka_receive_reset */
 	CNT_MAX,
 };
 

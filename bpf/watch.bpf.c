@@ -119,6 +119,35 @@ struct {
 
 #define count(idx) count_in(&counters, idx)
 
+/*
+ * Runs the kernel would skip. __bpf_trace_run() does not run a program
+ * already running on its CPU, and counts a recursion miss instead: when a
+ * softirq interrupts ka_set_state in process context (connect(), close())
+ * and changes another socket's state, ka_set_state never sees that change
+ * (tcp_receive_reset likewise, in a socket's backlog processing). A second
+ * program on each tracepoint runs the same handler, but only while the
+ * first is in progress on its CPU: exactly the runs the kernel skipped.
+ * The loader counts as lost only the misses these did not take.
+ */
+struct hooks_running {
+	__u32 set_state;
+	__u32 receive_reset;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hooks_running);
+} running SEC(".maps");
+
+static __always_inline struct hooks_running *hooks_running(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&running, &zero);
+}
+
 static __always_inline void read_tuple(struct sock *sk, struct conn_tuple *t)
 {
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -445,14 +474,16 @@ static __always_inline void passive_established(struct sock *sk)
 		count(CNT_CONN_TABLE_FULL);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(ka_set_state, struct sock *sk, int oldstate, int newstate)
+static __always_inline bool state_wanted(struct sock *sk, int oldstate, int newstate)
 {
 	if (newstate != TCP_CLOSE && newstate != TCP_SYN_SENT && newstate != TCP_LISTEN &&
 	    !(newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV))
-		return 0;
-	if (sk->sk_protocol != IPPROTO_TCP)
-		return 0;
+		return false;
+	return sk->sk_protocol == IPPROTO_TCP;
+}
+
+static __always_inline void state_changed(struct sock *sk, int oldstate, int newstate)
+{
 	switch (newstate) {
 	case TCP_SYN_SENT:
 	case TCP_LISTEN:
@@ -465,13 +496,43 @@ int BPF_PROG(ka_set_state, struct sock *sk, int oldstate, int newstate)
 		conn_closed(sk, oldstate);
 		break;
 	}
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ka_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	struct hooks_running *run;
+
+	if (!state_wanted(sk, oldstate, newstate))
+		return 0;
+	run = hooks_running();
+	if (run)
+		run->set_state = 1;
+	state_changed(sk, oldstate, newstate);
+	if (run)
+		run->set_state = 0;
 	return 0;
 }
 
-SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(ka_receive_reset, struct sock *sk)
+/* Attached after ka_set_state: see "running" */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ka_state_nested, struct sock *sk, int oldstate, int newstate)
 {
-	/* tcp_reset() fires this, then tcp_done_with_error(). */
+	struct hooks_running *run;
+
+	if (!state_wanted(sk, oldstate, newstate))
+		return 0;
+	run = hooks_running();
+	if (!run || !run->set_state)
+		return 0;
+	state_changed(sk, oldstate, newstate);
+	count(CNT_STATE_TAKEN);
+	return 0;
+}
+
+/* tcp_reset() fires tcp_receive_reset, then tcp_done_with_error(). */
+static __always_inline void reset_received(struct sock *sk)
+{
 	__u64 key = (__u64)sk;
 	struct conn_state *cs = bpf_map_lookup_elem(&conns, &key);
 
@@ -480,5 +541,30 @@ int BPF_PROG(ka_receive_reset, struct sock *sk)
 	else if (bpf_map_update_elem(&conns, &key, &(struct conn_state){ .flags = CONN_RESET_RX },
 				     BPF_NOEXIST))
 		count(CNT_CONN_TABLE_FULL);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(ka_receive_reset, struct sock *sk)
+{
+	struct hooks_running *run = hooks_running();
+
+	if (run)
+		run->receive_reset = 1;
+	reset_received(sk);
+	if (run)
+		run->receive_reset = 0;
+	return 0;
+}
+
+/* Attached after ka_receive_reset: see "running" */
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(ka_reset_nested, struct sock *sk)
+{
+	struct hooks_running *run = hooks_running();
+
+	if (!run || !run->receive_reset)
+		return 0;
+	reset_received(sk);
+	count(CNT_RESET_TAKEN);
 	return 0;
 }
