@@ -264,13 +264,13 @@ static void describe(FILE *f, const struct enforce_policy *p)
 	fprintf(f, " cgroup=%s", p->cgroup);
 }
 
-/* What the counters say, after lead: "; s" or "S" */
-static void print_counts(FILE *f, const char *lead, int cfd)
+/* What the counters in map cfd say: "set on N connection(s), ..." */
+static void print_counts(FILE *f, int cfd)
 {
 	unsigned long long unmarked = percpu_counter_sum(cfd, ENF_UNMARKED);
 
-	fprintf(f, "%set on %llu connection(s), kept the application's on %llu, failed on %llu; "
-		"the application took over on %llu", lead, percpu_counter_sum(cfd, ENF_SET),
+	fprintf(f, "set on %llu connection(s), kept the application's on %llu, failed on %llu; "
+		"the application took over on %llu", percpu_counter_sum(cfd, ENF_SET),
 		percpu_counter_sum(cfd, ENF_KEPT_APP), percpu_counter_sum(cfd, ENF_FAILED),
 		percpu_counter_sum(cfd, ENF_APP_TOOK_OVER));
 	if (unmarked)
@@ -298,8 +298,10 @@ static int show_status(void)
 	printf("enforced since %s: ", since);
 	describe(stdout, &p);
 	cfd = bpf_obj_get(PIN_COUNTERS);
-	if (cfd >= 0)
-		print_counts(stdout, "; s", cfd);
+	if (cfd >= 0) {
+		printf("; ");
+		print_counts(stdout, cfd);
+	}
 	printf("\n");
 	return 0;
 }
@@ -466,7 +468,8 @@ void enforce_detach(struct enforce_session *s, bool report)
 	if (!s)
 		return;
 	if (report && s->skel) {
-		print_counts(stderr, "Keepalive s", bpf_map__fd(s->skel->maps.enforce_counters));
+		fprintf(stderr, "Keepalive ");
+		print_counts(stderr, bpf_map__fd(s->skel->maps.enforce_counters));
 		fprintf(stderr, "; removed.\n");
 	}
 	bpf_link__destroy(s->sockopt_link);
