@@ -1,6 +1,7 @@
 """tcpkawatch enforce: keepalive for programs that never set it."""
 import json
 import os
+import re
 import subprocess
 
 from ka import (ROOT, TCPKAWATCH, Bpffs, Cgroup, Enforce, Netns, Peer, Watch, check,
@@ -200,15 +201,15 @@ def test_pin_status_off_and_foreign_program():
                 return subprocess.run([TCPKAWATCH, "enforce", *map(str, args)],
                                       capture_output=True, text=True, timeout=30)
 
-            p = tcpkawatch("--pin", "--cgroup", cg.path, "--idle", 9)
+            p = tcpkawatch("--pin", "--cgroup", cg.path, "--idle", 900)
             check(p.returncode == 0 and "pinned" in p.stdout, f"--pin: {p.stdout} {p.stderr}")
             before = foreign_seen()
             _, _, ska, cka = pair(ns, 5220, cg)
-            check(ska[1] == 9 and cka[1] == 9, f"pinned policy not applied {ska} {cka}")
+            check(ska[1] == 900 and cka[1] == 900, f"pinned policy not applied {ska} {cka}")
             check(foreign_seen() == before + 2, "the foreign program stopped seeing connections")
-            check_ka(ns, 5220, "enforced", 9, 10, 6)  # list, a process of its own
+            check_ka(ns, 5220, "enforced", 900, 10, 6)  # list, a process of its own
             status = tcpkawatch("--status").stdout
-            check("idle=9s" in status and cg.path in status and "since" in status,
+            check("idle=900s" in status and cg.path in status and "since" in status,
                   f"--status: {status}")
             p = tcpkawatch("--pin", "--cgroup", cg.path, "--idle", 11)
             check(p.returncode == 0, f"second --pin: {p.stderr}")
@@ -216,7 +217,7 @@ def test_pin_status_off_and_foreign_program():
             check(len(enforce_attachments()) == 2, f"stacked: {enforce_attachments()}")
             _, _, ska, _ = pair(ns, 5221, cg)
             check(ska[1] == 11, f"second --pin did not replace the first: {ska}")
-            check_ka(ns, 5220, "enforced", 9, 10, 6)  # the first's mark stays
+            check_ka(ns, 5220, "enforced", 900, 10, 6)  # the first's mark stays
             p = tcpkawatch("--off")
             check(p.returncode == 0 and not enforce_attachments(), f"--off: {p.stdout}")
             check("not enforced" in tcpkawatch("--status").stdout, "--status after --off")
@@ -278,8 +279,17 @@ def keepalive_timers(ns, port, expr="( sport = :{port} or dport = :{port} )"):
     """The keepalive timers ss shows on the connections of port (or those
     expr picks): seconds left."""
     out = run("ss", "-tioenH", "state", "established", expr.format(port=port), ns=ns).stdout
-    return [float(t.split(",")[1].rstrip("sec").rstrip("m")) / (1000 if "ms," in t else 1)
+    return [ss_seconds(t.split(",")[1])
             for t in out.replace("timer:(", "\n").splitlines() if t.startswith("keepalive,")]
+
+
+def ss_seconds(text):
+    """Seconds in ss's timer notation (print_ms_timer()): "10min",
+    "4min59sec", "12sec", "4.988ms" (4 s 988 ms), "988ms"; "" is 0."""
+    m = re.fullmatch(r"(?:(\d+)min)?(?:(\d+)(?:sec|\.))?(?:(\d+)ms)?", text)
+    check(m, f"ss timer {text!r}")
+    minutes, secs, ms = (int(g or 0) for g in m.groups())
+    return minutes * 60 + secs + ms / 1000
 
 
 def kernel_has_struct(name):
@@ -366,22 +376,22 @@ def test_app_keepalive_after_enforce_is_app():
     for n, mode in enumerate((FOREIGN_SET_RTO, FOREIGN_CLEAR_ALL)):
         port = 5250 + 2 * n
         with Netns() as ns, Cgroup() as cg, \
-                Enforce("--cgroup", cg.path, "--idle", 5, "--intvl", 2, "--cnt", 3) as e, \
+                Enforce("--cgroup", cg.path, "--idle", 300, "--intvl", 2, "--cnt", 3) as e, \
                 ForeignSockops(cg, mode) as foreign:
             server = Peer(ns, "server", "--port", port, "--lifetime", 30, cgroup=cg)
             server.wait("ready")
             with LateClient(ns, cg, port) as client:
                 server.wait("accepted")
                 check(foreign.seen() == 2, f"foreign program saw {foreign.seen()}")
-                check_ka(ns, client.port, "enforced", 5, 2, 3)
-                check_ka(ns, port, "enforced", 5, 2, 3)
-                client.keepalive(30)
-                check_ka(ns, client.port, "app", 30, 30, 3, timer_above=5)
-                check_ka(ns, port, "enforced", 5, 2, 3)
+                check_ka(ns, client.port, "enforced", 300, 2, 3)
+                check_ka(ns, port, "enforced", 300, 2, 3)
+                client.keepalive(600)
+                check_ka(ns, client.port, "app", 600, 600, 3, timer_above=300)
+                check_ka(ns, port, "enforced", 300, 2, 3)
                 _, own, _, _ = pair(ns, port + 1, cg,
-                                    client_args=("--idle", 20, "--intvl", 4, "--cnt", 5))
-                check_ka(ns, own.wait("ready")["ready"], "app", 20, 4, 5)
-                check_ka(ns, port + 1, "enforced", 5, 2, 3)
+                                    client_args=("--idle", 400, "--intvl", 4, "--cnt", 5))
+                check_ka(ns, own.wait("ready")["ready"], "app", 400, 4, 5)
+                check_ka(ns, port + 1, "enforced", 300, 2, 3)
             check(e.stop() == 0, "enforce exit code")
             wait_until(lambda: any("the application took over on 1;" in line for line in e.err),
                        5, f"the summary, with one take-over: {e.err}")
@@ -424,14 +434,14 @@ def test_existing_then_app_takes_over():
         server.wait("ready")
         with LateClient(ns, cg, port) as client:
             server.wait("accepted")
-            with Enforce("--cgroup", cg.path, "--existing", "--idle", 5, "--intvl", 2,
+            with Enforce("--cgroup", cg.path, "--existing", "--idle", 300, "--intvl", 2,
                          "--cnt", 3) as e:
                 check(any("keepalive set on 2," in line for line in e.err), f"report {e.err}")
-                check_ka(ns, client.port, "enforced", 5, 2, 3)
-                check_ka(ns, port, "enforced", 5, 2, 3)
-                client.keepalive(30)
-                check_ka(ns, client.port, "app", 30, 30, 3, timer_above=5)
-                check_ka(ns, port, "enforced", 5, 2, 3)
+                check_ka(ns, client.port, "enforced", 300, 2, 3)
+                check_ka(ns, port, "enforced", 300, 2, 3)
+                client.keepalive(600)
+                check_ka(ns, client.port, "app", 600, 600, 3, timer_above=300)
+                check_ka(ns, port, "enforced", 300, 2, 3)
 
 
 def test_other_setsockopt_untouched():
