@@ -5,7 +5,10 @@
  * of the processes below it reach ESTABLISHED (tcp_init_transfer() calls
  * BPF_SOCK_OPS_{ACTIVE,PASSIVE}_ESTABLISHED_CB), in every network
  * namespace, and sets the options with bpf_setsockopt() as the
- * application would with setsockopt().
+ * application would with setsockopt(). It marks those sockets (struct
+ * ka_mark in sk_storage) and a cgroup/setsockopt program on the same
+ * cgroup drops the mark when the application sets keepalive itself, so
+ * that readers tell whose values are in force.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -37,7 +40,25 @@ struct {
 	__type(value, __u64);
 } enforce_counters SEC(".maps");
 
+/* The sockets whose keepalive values are enforce's: struct ka_mark. Not
+ * BPF_F_CLONE: a listener's mark would not be its children's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ka_mark);
+} enforce_marks SEC(".maps");
+
 #define count(idx) count_in(&enforce_counters, idx)
+
+/* sk: the sockops context's socket, or the socket itself in iter/tcp */
+static __always_inline void mark(void *sk)
+{
+	struct ka_mark m = { .magic = KA_MARK_MAGIC };
+
+	if (!bpf_sk_storage_get(&enforce_marks, sk, &m, BPF_SK_STORAGE_GET_F_CREATE))
+		count(ENF_UNMARKED);
+}
 
 static __always_inline bool port_in(const __u16 *list, __u8 n, __u16 lport, __u16 rport)
 {
@@ -112,8 +133,31 @@ int ka_enforce(struct bpf_sock_ops *skops)
 		count(ENF_FAILED);
 		return 1;
 	}
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | KA_ENFORCED_TAG);
+	mark(sk);
 	count(ENF_SET);
+	return 1;
+}
+
+/*
+ * The application's own setsockopt() of a keepalive option: its values
+ * are in force from now on, whatever enforce set before. Only system
+ * calls come here (__sys_setsockopt() runs the cgroup hook), not
+ * enforce's bpf_setsockopt(). It runs before the kernel applies the
+ * option, and changes nothing: optlen 0 makes
+ * __cgroup_bpf_run_filter_setsockopt() use the application's own buffer,
+ * also one longer than a page, which the program sees only in part.
+ */
+SEC("cgroup/setsockopt")
+int ka_app_sockopt(struct bpf_sockopt *ctx)
+{
+	int opt = ctx->optname;
+	bool ka = ctx->level == SOL_SOCKET ? opt == SO_KEEPALIVE :
+		  ctx->level == SOL_TCP && (opt == TCP_KEEPIDLE || opt == TCP_KEEPINTVL ||
+					    opt == TCP_KEEPCNT);
+
+	ctx->optlen = 0;
+	if (ka && ctx->sk && !bpf_sk_storage_delete(&enforce_marks, ctx->sk))
+		count(ENF_APP_TOOK_OVER);
 	return 1;
 }
 
@@ -175,11 +219,7 @@ int ka_enforce_existing(struct bpf_iter__tcp *ctx)
 		count(ENF_FAILED);
 		return 0;
 	}
-	/* the tag, where bpf_setsockopt() takes TCP_BPF_SOCK_OPS_CB_FLAGS
-	 * (sol_tcp_sockopt(); not in 6.1, for one) */
-	if (set_int(sk, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS,
-		    tp->bpf_sock_ops_cb_flags | KA_ENFORCED_TAG))
-		count(ENF_EXISTING_UNTAGGED);
+	mark(sk);
 	count(ENF_EXISTING_SET);
 	return 0;
 }

@@ -65,13 +65,48 @@ static __always_inline bool keepalive_on(unsigned long skc_flags)
 	return skc_flags & (1UL << SOCK_KEEPOPEN);
 }
 
-/* enum ka_source from the socket's flags: off, or on by the application,
- * or by enforce's tag in tcp_sock.bpf_sock_ops_cb_flags. */
-static __always_inline __u8 ka_source_of(unsigned long skc_flags, __u8 cb_flags)
+/* How many sk_storage elements of a socket enforce_marked() looks at: one
+ * per BPF_MAP_TYPE_SK_STORAGE map that holds something for the socket. */
+#define KA_MARK_WALK_MAX 16
+
+/*
+ * enforce's mark (struct ka_mark) on a socket, looked up by reads as
+ * bpf_local_storage_lookup() walks sk->sk_bpf_storage->list: the readers
+ * cannot call bpf_sk_storage_get(). watch's timer hooks get the socket by
+ * container_of(), a pointer the verifier does not trust; tracing programs
+ * have the helper only from 5.11 (bpf_sk_storage_get_tracing_proto); and
+ * the map is enforce's, held by its programs, maybe in another process or
+ * pinned. The element is known by its value (size and KA_MARK_MAGIC), not
+ * by its map's name.
+ */
+static __always_inline bool enforce_marked(struct sock *sk)
+{
+	struct bpf_local_storage *st = BPF_CORE_READ(sk, sk_bpf_storage);
+	__u32 snode = bpf_core_field_offset(struct bpf_local_storage_elem, snode);
+	struct hlist_node *n;
+
+	if (!st)
+		return false;
+	n = BPF_CORE_READ(st, list.first);
+	for (int i = 0; i < KA_MARK_WALK_MAX && n; i++) {
+		struct bpf_local_storage_elem *e = (void *)n - snode;
+		struct ka_mark m = {};
+
+		if (BPF_CORE_READ(e, sdata.smap, map.value_size) == sizeof(m) &&
+		    !bpf_core_read(&m, sizeof(m), &e->sdata.data) && m.magic == KA_MARK_MAGIC)
+			return true;
+		n = BPF_CORE_READ(n, next);
+	}
+	return false;
+}
+
+/* enum ka_source of a socket with these flags: off, on by the
+ * application, or on with enforce's values (its mark). */
+static __always_inline __u8 ka_source_of(struct sock *sk, unsigned long skc_flags)
 {
 	if (!keepalive_on(skc_flags))
 		return KA_SRC_NONE;
-	return cb_flags & KA_ENFORCED_TAG ? KA_SRC_ENFORCED : KA_SRC_APP;
+	return enforce_marked(sk) ? KA_SRC_ENFORCED : KA_SRC_APP;
 }
 
 /* One more in slot idx of a BPF_MAP_TYPE_PERCPU_ARRAY of __u64 counters */

@@ -77,7 +77,7 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	if (with_inode)
 		r.ino = socket_inode(sk->sk_socket);
 	r.keepalive = keepalive_on(sk->__sk_common.skc_flags);
-	r.ka_source = ka_source_of(sk->__sk_common.skc_flags, tp->bpf_sock_ops_cb_flags);
+	r.ka_source = ka_source_of(sk, sk->__sk_common.skc_flags);
 	r.probes_out = icsk->icsk_probes_out;
 	r.retransmits = icsk->icsk_retransmits;
 	r.ka_idle_ms = ka_effective_ms(tp->keepalive_time, net->ipv4.sysctl_tcp_keepalive_time);

@@ -43,12 +43,17 @@ enum ka_source {
 };
 
 /*
- * enforce tags the sockets it changes with this bit of
- * tcp_sock.bpf_sock_ops_cb_flags (BPF_SOCK_OPS_RTO_CB_FLAG: a callback
- * only on retransmission timeouts, to which its program returns at once),
- * a mark that watch can read from any process.
+ * enforce marks the sockets whose keepalive it set with this value in its
+ * BPF_MAP_TYPE_SK_STORAGE map, and drops the mark when the application
+ * sets a keepalive option itself. Readers in other processes do not hold
+ * that map: they find the mark among the socket's sk_storage by its size
+ * and magic (enforce_marked()), not by a map name.
  */
-#define KA_ENFORCED_TAG 1
+#define KA_MARK_MAGIC 0x6b612d656e666f72ULL	/* "ka-enfor" */
+
+struct ka_mark {
+	__u64 magic;	/* KA_MARK_MAGIC */
+};
 
 /* watch's record of a connection (its "conns" map, by socket address),
  * which list reads from a running observer. */
@@ -168,7 +173,8 @@ enum enforce_counter {
 	ENF_FAILED,		/* bpf_setsockopt() refused */
 	ENF_EXISTING_SET,	/* --existing: set on an established connection */
 	ENF_EXISTING_KEPT_APP,	/* --existing: the application's kept */
-	ENF_EXISTING_UNTAGGED,	/* --existing: set, but the kernel refused the tag */
+	ENF_UNMARKED,		/* set, but no memory for the mark: shows as app */
+	ENF_APP_TOOK_OVER,	/* the application set keepalive itself afterwards */
 	ENF_CNT_MAX,
 };
 

@@ -205,8 +205,7 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	e->probes_max = ka_effective_cnt(BPF_CORE_READ(tp, keepalive_probes),
 					 BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_probes));
 	e->user_timeout_ms = BPF_CORE_READ(icsk, icsk_user_timeout);
-	e->ka_source = ka_source_of(BPF_CORE_READ(sk, __sk_common.skc_flags),
-				    BPF_CORE_READ(tp, bpf_sock_ops_cb_flags));
+	e->ka_source = ka_source_of(sk, BPF_CORE_READ(sk, __sk_common.skc_flags));
 	/* rcv_tstamp is tcp_jiffies32 of the last segment received */
 	e->silence_ms = jiffies_to_ms((__u32)bpf_jiffies64() - BPF_CORE_READ(tp, rcv_tstamp));
 	return true;

@@ -29,6 +29,8 @@
 #define BPFFS "/sys/fs/bpf"
 #define PIN_DIR BPFFS "/tcpkawatch"
 #define PIN_LINK PIN_DIR "/enforce_link"
+#define PIN_SOCKOPT_LINK PIN_DIR "/enforce_sockopt_link"
+#define PIN_MARKS PIN_DIR "/enforce_marks"
 #define PIN_POLICY PIN_DIR "/enforce_policy"
 #define PIN_COUNTERS PIN_DIR "/enforce_counters"
 
@@ -268,6 +270,19 @@ static void describe(FILE *f, const struct enforce_policy *p)
 	fprintf(f, " cgroup=%s", p->cgroup);
 }
 
+/* What the counters in map cfd say: "set on N connection(s), ..." */
+static void print_counts(FILE *f, int cfd)
+{
+	unsigned long long unmarked = percpu_counter_sum(cfd, ENF_UNMARKED);
+
+	fprintf(f, "set on %llu connection(s), kept the application's on %llu, failed on %llu; "
+		"the application took over on %llu", percpu_counter_sum(cfd, ENF_SET),
+		percpu_counter_sum(cfd, ENF_KEPT_APP), percpu_counter_sum(cfd, ENF_FAILED),
+		percpu_counter_sum(cfd, ENF_APP_TOOK_OVER));
+	if (unmarked)
+		fprintf(f, "; %llu left unmarked (no memory: they show as ka_source app)", unmarked);
+}
+
 static int show_status(void)
 {
 	struct enforce_policy p;
@@ -289,11 +304,10 @@ static int show_status(void)
 	printf("enforced since %s: ", since);
 	describe(stdout, &p);
 	cfd = bpf_obj_get(PIN_COUNTERS);
-	if (cfd >= 0)
-		printf("; set on %llu connection(s), kept the application's on %llu, failed on %llu",
-		       (unsigned long long)percpu_counter_sum(cfd, ENF_SET),
-		       (unsigned long long)percpu_counter_sum(cfd, ENF_KEPT_APP),
-		       (unsigned long long)percpu_counter_sum(cfd, ENF_FAILED));
+	if (cfd >= 0) {
+		printf("; ");
+		print_counts(stdout, cfd);
+	}
 	printf("\n");
 	return 0;
 }
@@ -301,7 +315,7 @@ static int show_status(void)
 /* Removing the pins drops the last reference to the link: it detaches. */
 static int remove_pins(bool quiet)
 {
-	const char *pins[] = { PIN_LINK, PIN_POLICY, PIN_COUNTERS };
+	const char *pins[] = { PIN_LINK, PIN_SOCKOPT_LINK, PIN_POLICY, PIN_COUNTERS, PIN_MARKS };
 	int removed = 0;
 
 	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++)
@@ -331,7 +345,14 @@ static int mount_bpffs(void)
 	return 0;
 }
 
-static int pin_all(struct enforce_bpf *skel, struct bpf_link *link)
+struct enforce_session {
+	struct enforce_bpf *skel;
+	struct bpf_link *link;		/* sockops */
+	struct bpf_link *sockopt_link;	/* cgroup/setsockopt */
+	int cg_fd;
+};
+
+static int pin_all(struct enforce_session *s)
 {
 	if (mount_bpffs())
 		return -1;
@@ -343,8 +364,10 @@ static int pin_all(struct enforce_bpf *skel, struct bpf_link *link)
 	 * already, the old one goes with its pin */
 	remove_pins(true);
 	mkdir(PIN_DIR, 0700);
-	if (bpf_link__pin(link, PIN_LINK) || bpf_map__pin(skel->maps.policy, PIN_POLICY) ||
-	    bpf_map__pin(skel->maps.enforce_counters, PIN_COUNTERS)) {
+	if (bpf_link__pin(s->link, PIN_LINK) || bpf_link__pin(s->sockopt_link, PIN_SOCKOPT_LINK) ||
+	    bpf_map__pin(s->skel->maps.policy, PIN_POLICY) ||
+	    bpf_map__pin(s->skel->maps.enforce_counters, PIN_COUNTERS) ||
+	    bpf_map__pin(s->skel->maps.enforce_marks, PIN_MARKS)) {
 		fprintf(stderr, "tcpkawatch: cannot pin under %s: %s\n", PIN_DIR, strerror(errno));
 		remove_pins(true);
 		return -1;
@@ -352,18 +375,13 @@ static int pin_all(struct enforce_bpf *skel, struct bpf_link *link)
 	return 0;
 }
 
-struct enforce_session {
-	struct enforce_bpf *skel;
-	struct bpf_link *link;
-	int cg_fd;
-};
-
 /* The iterator only when asked for: a kernel that refuses it still
  * enforces on new connections. NULL with *err: the load's error, or 0
  * when the object could not even be opened (said on stderr). */
 static struct enforce_bpf *load_enforce(bool existing, int *err)
 {
 	struct enforce_bpf *skel = enforce_bpf__open();
+	int marks_fd;
 
 	*err = 0;
 	if (!skel) {
@@ -371,7 +389,15 @@ static struct enforce_bpf *load_enforce(bool existing, int *err)
 		return NULL;
 	}
 	bpf_program__set_autoload(skel->progs.ka_enforce_existing, existing);
-	*err = enforce_bpf__load(skel);
+	/* the marks of a pinned enforcement that this one replaces stay
+	 * with the sockets: one map */
+	marks_fd = bpf_obj_get(PIN_MARKS);
+	if (marks_fd >= 0) {
+		*err = bpf_map__reuse_fd(skel->maps.enforce_marks, marks_fd);
+		close(marks_fd);
+	}
+	if (!*err)
+		*err = enforce_bpf__load(skel);
 	if (*err) {
 		enforce_bpf__destroy(skel);
 		return NULL;
@@ -431,6 +457,12 @@ struct enforce_session *enforce_attach(struct enforce_policy *p, const char *cgr
 			strerror(errno));
 		goto fail;
 	}
+	s->sockopt_link = bpf_program__attach_cgroup(s->skel->progs.ka_app_sockopt, s->cg_fd);
+	if (!s->sockopt_link) {
+		fprintf(stderr, "tcpkawatch: cannot attach cgroup/setsockopt to %s: %s\n",
+			p->cgroup, strerror(errno));
+		goto fail;
+	}
 	return s;
 fail:
 	enforce_detach(s, false);
@@ -442,11 +474,11 @@ void enforce_detach(struct enforce_session *s, bool report)
 	if (!s)
 		return;
 	if (report && s->skel) {
-		int cfd = bpf_map__fd(s->skel->maps.enforce_counters);
-		fprintf(stderr, "Keepalive set on %llu connection(s), the application's kept on "
-			"%llu, failed on %llu; removed.\n", percpu_counter_sum(cfd, ENF_SET),
-			percpu_counter_sum(cfd, ENF_KEPT_APP), percpu_counter_sum(cfd, ENF_FAILED));
+		fprintf(stderr, "Keepalive ");
+		print_counts(stderr, bpf_map__fd(s->skel->maps.enforce_counters));
+		fprintf(stderr, "; removed.\n");
 	}
+	bpf_link__destroy(s->sockopt_link);
 	bpf_link__destroy(s->link);
 	enforce_bpf__destroy(s->skel);
 	if (s->cg_fd >= 0)
@@ -458,7 +490,6 @@ static int enforce(struct enforce_opts *o)
 {
 	struct enforce_policy *p = &o->policy;
 	struct enforce_session *s = enforce_attach(p, o->cgroup, o->existing);
-	unsigned long long untagged;
 	int err = 1, cfd;
 
 	if (!s)
@@ -469,18 +500,13 @@ static int enforce(struct enforce_opts *o)
 		if (walked < 0)
 			goto out;
 		cfd = bpf_map__fd(s->skel->maps.enforce_counters);
-		untagged = percpu_counter_sum(cfd, ENF_EXISTING_UNTAGGED);
 		fprintf(stderr, "Existing connections: keepalive set on %llu, the application's kept "
 			"on %llu, in %d network namespace(s).\n",
 			percpu_counter_sum(cfd, ENF_EXISTING_SET),
 			percpu_counter_sum(cfd, ENF_EXISTING_KEPT_APP), walked);
-		if (untagged)
-			fprintf(stderr, "Note: this kernel does not let an iterator tag a socket "
-				"(bpf_setsockopt TCP_BPF_SOCK_OPS_CB_FLAGS): watch and list show "
-				"those %llu as ka_source app, not enforced.\n", untagged);
 	}
 	if (o->pin) {
-		if (pin_all(s->skel, s->link))
+		if (pin_all(s))
 			goto out;
 		printf("enforcing (pinned at %s): ", PIN_LINK);
 		describe(stdout, p);

@@ -18,7 +18,8 @@ BUILD = os.environ.get("TKW_BUILD", os.path.join(ROOT, "build"))  # make's OUTPU
 PEER = os.path.join(HERE, "peer.py")
 WATCH_PROGS = ("ka_timer_entry", "ka_timer_exit", "ka_set_state", "ka_state_nested",
                "ka_receive_reset", "ka_reset_nested")
-BPF_PROG_NAMES = WATCH_PROGS + ("ka_enforce",)
+ENFORCE_PROGS = ("ka_enforce", "ka_app_sockopt")  # sockops, cgroup/setsockopt
+BPF_PROG_NAMES = WATCH_PROGS + ENFORCE_PROGS
 
 _ns_seq = 0
 
@@ -426,9 +427,10 @@ class Enforce(Watch):
 
 
 def enforce_attachments():
-    """Our sockops programs attached anywhere: cgroup links to a ka_enforce
-    program. From the links, not `bpftool cgroup tree`: 5.10's
-    BPF_PROG_QUERY does not list programs attached through a link."""
-    ours = {p["id"] for p in bpftool_json("prog", "show") if p.get("name") == "ka_enforce"}
+    """Our cgroup programs attached anywhere: cgroup links to a ka_enforce
+    (sockops) or ka_app_sockopt (cgroup/setsockopt) program. From the
+    links, not `bpftool cgroup tree`: 5.10's BPF_PROG_QUERY does not list
+    programs attached through a link."""
+    ours = {p["id"] for p in bpftool_json("prog", "show") if p.get("name") in ENFORCE_PROGS}
     return [link for link in bpftool_json("link", "show")
             if link.get("type") == "cgroup" and link.get("prog_id") in ours]

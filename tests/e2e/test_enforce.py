@@ -1,12 +1,101 @@
 """tcpkawatch enforce: keepalive for programs that never set it."""
 import json
 import os
+import re
 import subprocess
 
-from ka import (BUILD, ROOT, TCPKAWATCH, Bpffs, Cgroup, Enforce, Netns, Peer, Watch, check,
-                enforce_attachments, readline_within, run)
+from ka import (BUILD, TCPKAWATCH, Bpffs, Cgroup, Enforce, Netns, Peer, Watch, check,
+                enforce_attachments, readline_within, run, wait_until)
 
 OFF = 0
+FOREIGN_SET_RTO, FOREIGN_CLEAR_ALL = 1, 2  # foreign_sockops.bpf.c's foreign_cb_mode
+
+
+class ForeignSockops:
+    """Somebody else's sockops program (foreign_sockops.bpf.c) attached to
+    a cgroup, after whatever is attached there already: it runs after
+    enforce's. seen() counts the connections it saw established; with
+    cb_mode, it also sets or clears their bpf_sock_ops_cb_flags."""
+
+    def __init__(self, cgroup, cb_mode=0):
+        self.cgroup = cgroup
+        self.cb_mode = cb_mode
+        self.pin = f"/sys/fs/bpf/tkw_foreign_{os.getpid()}"
+
+    def __enter__(self):
+        self.bpffs = Bpffs().__enter__()
+        try:
+            run("bpftool", "prog", "load", os.path.join(BUILD, "foreign_sockops.bpf.o"),
+                self.pin, "type", "sockops", "pinmaps", self.pin + "_maps")
+            if self.cb_mode:
+                run("bpftool", "map", "update", "pinned", self.pin + "_maps/foreign_cb_mode",
+                    "key", "0", "0", "0", "0", "value", str(self.cb_mode), "0", "0", "0")
+            run("bpftool", "cgroup", "attach", self.cgroup.path, "sock_ops", "pinned", self.pin,
+                "multi")
+        except Exception:
+            self.__exit__()
+            raise
+        return self
+
+    def seen(self):
+        out = run("bpftool", "map", "dump", "pinned", self.pin + "_maps/foreign_seen",
+                  "--json").stdout
+        return json.loads(out)[0]["formatted"]["value"]
+
+    def __exit__(self, *exc):
+        run("bpftool", "cgroup", "detach", self.cgroup.path, "sock_ops", "pinned", self.pin,
+            check_rc=False)
+        run("rm", "-rf", self.pin, self.pin + "_maps", check_rc=False)
+        self.bpffs.__exit__()
+
+
+# A client that turns keepalive on itself once connected, as Go's standard
+# library does on every connection (SO_KEEPALIVE, then TCP_KEEPINTVL and
+# TCP_KEEPIDLE, 15 s): at once with an IDLE argument, else for each IDLE
+# line on stdin.
+LATE_CLIENT = """
+import json, socket, sys
+def keepalive(s, idle):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, idle)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+    print(json.dumps({"set": idle}), flush=True)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print(json.dumps({"ready": s.getsockname()[1]}), flush=True)
+if len(sys.argv) > 2:
+    keepalive(s, int(sys.argv[2]))
+for line in sys.stdin:
+    keepalive(s, int(line))
+"""
+
+
+class LateClient:
+    """LATE_CLIENT in a namespace and a cgroup, killed on exit."""
+
+    def __init__(self, ns, cgroup, port, idle=None):
+        cmd = ["ip", "netns", "exec", ns.name, "python3", "-c", LATE_CLIENT, str(port)]
+        cmd += [str(idle)] if idle else []
+        self.cmd = ["sh", "-c", f'echo $$ > {cgroup.path}/cgroup.procs && exec "$@"', "sh", *cmd]
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        self.port = self.said("ready")
+        return self
+
+    def said(self, key):
+        line = readline_within(self.proc.stdout, 10)
+        check(line and key in json.loads(line), f"late client: {line!r} for {key}")
+        return json.loads(line)[key]
+
+    def keepalive(self, idle):
+        self.proc.stdin.write(f"{idle}\n")
+        self.proc.stdin.flush()
+        check(self.said("set") == idle, "late client: keepalive not set")
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
 
 
 def pair(ns, port, cgroup=None, server_args=(), client_args=()):
@@ -105,37 +194,30 @@ def test_lifecycle_signals():
 
 
 def test_pin_status_off_and_foreign_program():
-    foreign_obj = os.path.join(BUILD, "foreign_sockops.bpf.o")
-    pin = f"/sys/fs/bpf/tkw_foreign_{os.getpid()}"
-    with Bpffs(), Netns() as ns, Cgroup() as cg:
-        run("bpftool", "prog", "load", foreign_obj, pin, "type", "sockops",
-            "pinmaps", pin + "_maps")
+    with Bpffs(), Netns() as ns, Cgroup() as cg, ForeignSockops(cg) as foreign:
+        foreign_seen = foreign.seen
         try:
-            run("bpftool", "cgroup", "attach", cg.path, "sock_ops", "pinned", pin, "multi")
-
-            def foreign_seen():
-                out = run("bpftool", "map", "dump", "pinned", pin + "_maps/foreign_seen",
-                          "--json").stdout
-                return json.loads(out)[0]["formatted"]["value"]
-
             def tcpkawatch(*args):
                 return subprocess.run([TCPKAWATCH, "enforce", *map(str, args)],
                                       capture_output=True, text=True, timeout=30)
 
-            p = tcpkawatch("--pin", "--cgroup", cg.path, "--idle", 9)
+            p = tcpkawatch("--pin", "--cgroup", cg.path, "--idle", 900)
             check(p.returncode == 0 and "pinned" in p.stdout, f"--pin: {p.stdout} {p.stderr}")
             before = foreign_seen()
             _, _, ska, cka = pair(ns, 5220, cg)
-            check(ska[1] == 9 and cka[1] == 9, f"pinned policy not applied {ska} {cka}")
+            check(ska[1] == 900 and cka[1] == 900, f"pinned policy not applied {ska} {cka}")
             check(foreign_seen() == before + 2, "the foreign program stopped seeing connections")
+            check_ka(ns, 5220, "enforced", 900, 10, 6)  # list, a process of its own
             status = tcpkawatch("--status").stdout
-            check("idle=9s" in status and cg.path in status and "since" in status,
+            check("idle=900s" in status and cg.path in status and "since" in status,
                   f"--status: {status}")
             p = tcpkawatch("--pin", "--cgroup", cg.path, "--idle", 11)
             check(p.returncode == 0, f"second --pin: {p.stderr}")
-            check(len(enforce_attachments()) == 1, f"stacked: {enforce_attachments()}")
+            # a sockops and a cgroup/setsockopt link
+            check(len(enforce_attachments()) == 2, f"stacked: {enforce_attachments()}")
             _, _, ska, _ = pair(ns, 5221, cg)
             check(ska[1] == 11, f"second --pin did not replace the first: {ska}")
+            check_ka(ns, 5220, "enforced", 900, 10, 6)  # the first's mark stays
             p = tcpkawatch("--off")
             check(p.returncode == 0 and not enforce_attachments(), f"--off: {p.stdout}")
             check("not enforced" in tcpkawatch("--status").stdout, "--status after --off")
@@ -146,9 +228,6 @@ def test_pin_status_off_and_foreign_program():
         finally:
             tcpkawatch_off = [TCPKAWATCH, "enforce", "--off"]
             subprocess.run(tcpkawatch_off, capture_output=True, timeout=30)
-            run("bpftool", "cgroup", "detach", cg.path, "sock_ops", "pinned", pin,
-                check_rc=False)
-            run("rm", "-rf", pin, pin + "_maps", check_rc=False)
 
 
 def test_pin_mounts_bpffs_where_none_is():
@@ -196,12 +275,21 @@ def test_bad_values():
         check(not enforce_attachments(), f"{args} left something attached")
 
 
-def keepalive_timers(ns, port):
-    """The keepalive timers ss shows on the connections of port: seconds left."""
-    out = run("ss", "-tioenH", "state", "established", f"( sport = :{port} or dport = :{port} )",
-              ns=ns).stdout
-    return [float(t.split(",")[1].rstrip("sec").rstrip("m")) / (1000 if "ms," in t else 1)
+def keepalive_timers(ns, port, expr="( sport = :{port} or dport = :{port} )"):
+    """The keepalive timers ss shows on the connections of port (or those
+    expr picks): seconds left."""
+    out = run("ss", "-tioenH", "state", "established", expr.format(port=port), ns=ns).stdout
+    return [ss_seconds(t.split(",")[1])
             for t in out.replace("timer:(", "\n").splitlines() if t.startswith("keepalive,")]
+
+
+def ss_seconds(text):
+    """Seconds in ss's timer notation (print_ms_timer()): "10min",
+    "4min59sec", "12sec", "4.988ms" (4 s 988 ms), "988ms"; "" is 0."""
+    m = re.fullmatch(r"(?:(\d+)min)?(?:(\d+)(?:sec|\.))?(?:(\d+)ms)?", text)
+    check(m, f"ss timer {text!r}")
+    minutes, secs, ms = (int(g or 0) for g in m.groups())
+    return minutes * 60 + secs + ms / 1000
 
 
 def kernel_has_struct(name):
@@ -243,15 +331,9 @@ def test_existing_connections():
                 check(len(timers) == 2 and all(0 < t <= 2 for t in timers),
                       f"port {port}: keepalive timers {timers}")
             check(keepalive_timers(ns, 5231) == [], "--existing reached another cgroup")
-            # Kernels whose bpf_setsockopt() refuses TCP_BPF_SOCK_OPS_CB_FLAGS
-            # (6.1) cannot tag: then all four are untagged, said so, and app.
-            untagged = [line for line in e.err if "does not let an iterator tag" in line]
-            check(not untagged or "those 4 as ka_source app" in untagged[0],
-                  f"untagged note {untagged}")
-            source = "app" if untagged else "enforced"
             deaths = w.wait(lambda x: x["event"] == "death", 10, "two deaths", count=2)
-            check(all(d["cause"] == "keepalive" and d["ka_source"] == source
-                      for d in deaths), f"deaths {deaths}, expected ka_source {source}")
+            check(all(d["cause"] == "keepalive" and d["ka_source"] == "enforced"
+                      for d in deaths), f"deaths {deaths}")
 
 
 def test_watch_with_enforce():
@@ -264,3 +346,113 @@ def test_watch_with_enforce():
         check(all(d["cause"] == "keepalive" and d["ka_source"] == "enforced" for d in deaths),
               f"deaths {deaths}")
         check(w.stop() == 0 and not enforce_attachments(), "still attached after exit")
+
+
+def check_ka(ns, lport, source, idle, intvl, cnt, timer_above=0):
+    """The established socket of local port lport has keepalive from source
+    (list's ka_source) with these values (list's, and ss's timer: its
+    seconds left lie within the idle, and above timer_above)."""
+    p = subprocess.run([TCPKAWATCH, "list", "--json", "-N", str(ns.inode)], capture_output=True,
+                       text=True, timeout=30)
+    check(p.returncode == 0, f"list: rc {p.returncode} {p.stderr}")
+    mine = [r for r in map(json.loads, p.stdout.splitlines())
+            if r["lport"] == lport and r["state"] == "ESTABLISHED"]
+    check(len(mine) == 1, f"list: port {lport}: {mine}")
+    got = [mine[0][k] for k in ("ka_source", "ka_idle_s", "ka_intvl_s", "ka_cnt")]
+    check(got == [source, idle, intvl, cnt],
+          f"port {lport}: list {got}, expected {[source, idle, intvl, cnt]}")
+    timers = keepalive_timers(ns, lport, "sport = :{port}")
+    check(len(timers) == 1 and timer_above < timers[0] <= idle, f"port {lport}: ss timer {timers}")
+
+
+def test_app_keepalive_after_enforce_is_app():
+    """An application that turns keepalive on itself once connected (Go
+    does, on every connection) owns the values from then on: list says
+    ka_source app, with its values; the other end, left alone, stays
+    enforced with enforce's. A foreign sockops program that runs after
+    enforce's and sets or clears bpf_sock_ops_cb_flags changes neither,
+    nor the source of a connection whose application set keepalive before
+    connect() (fill mode keeps it: app)."""
+    for n, mode in enumerate((FOREIGN_SET_RTO, FOREIGN_CLEAR_ALL)):
+        port = 5250 + 2 * n
+        with Netns() as ns, Cgroup() as cg, \
+                Enforce("--cgroup", cg.path, "--idle", 300, "--intvl", 2, "--cnt", 3) as e, \
+                ForeignSockops(cg, mode) as foreign:
+            server = Peer(ns, "server", "--port", port, "--lifetime", 30, cgroup=cg)
+            server.wait("ready")
+            with LateClient(ns, cg, port) as client:
+                server.wait("accepted")
+                check(foreign.seen() == 2, f"foreign program saw {foreign.seen()}")
+                check_ka(ns, client.port, "enforced", 300, 2, 3)
+                check_ka(ns, port, "enforced", 300, 2, 3)
+                client.keepalive(600)
+                check_ka(ns, client.port, "app", 600, 600, 3, timer_above=300)
+                check_ka(ns, port, "enforced", 300, 2, 3)
+                _, own, _, _ = pair(ns, port + 1, cg,
+                                    client_args=("--idle", 400, "--intvl", 4, "--cnt", 5))
+                check_ka(ns, own.wait("ready")["ready"], "app", 400, 4, 5)
+                check_ka(ns, port + 1, "enforced", 300, 2, 3)
+            check(e.stop() == 0, "enforce exit code")
+            wait_until(lambda: any("the application took over on 1;" in line for line in e.err),
+                       5, f"the summary, with one take-over: {e.err}")
+
+
+def test_watch_source_follows_app():
+    """watch's events (the keepalive timer hooks, which reach the socket by
+    container_of()) tell the same: the client that set its own idle 2 s
+    after connect() probes and dies as app with its values, the server
+    end as enforced with enforce's."""
+    port = 5254
+    with Netns() as ns, Cgroup() as cg, Watch("-N", ns.inode) as w, \
+            Enforce("--cgroup", cg.path, "--idle", 1, "--intvl", 1, "--cnt", 2):
+        ns.blackhole_after_handshake(port)
+        server = Peer(ns, "server", "--port", port, "--lifetime", 30, cgroup=cg)
+        server.wait("ready")
+        with LateClient(ns, cg, port, idle=2) as client:
+            deaths = w.wait(lambda x: x["event"] == "death", 15, "two deaths", count=2)
+            probes = w.events("probe", ns.inode)
+        for lport, source, idle in ((port, "enforced", 1), (client.port, "app", 2)):
+            mine = [p for p in probes if p["lport"] == lport]
+            check(len(mine) == 2 and all(p["ka_source"] == source and p["idle_s"] == idle and
+                                         p["intvl_s"] == idle for p in mine),
+                  f"port {lport}: probes {mine}")
+            mine = [d for d in deaths if d["lport"] == lport]
+            check(len(mine) == 1 and mine[0]["cause"] == "keepalive" and
+                  mine[0]["ka_source"] == source, f"port {lport}: death {mine}")
+
+
+def test_existing_then_app_takes_over():
+    """--existing marks what it sets as enforced; the application's own
+    keepalive after that is app. On kernels without --existing
+    (test_existing_connections checks the refusal) there is nothing to
+    test."""
+    if not kernel_has_struct("bpf_tcp_iter_state"):
+        return
+    port = 5255
+    with Netns() as ns, Cgroup() as cg:
+        server = Peer(ns, "server", "--port", port, "--lifetime", 30, cgroup=cg)
+        server.wait("ready")
+        with LateClient(ns, cg, port) as client:
+            server.wait("accepted")
+            with Enforce("--cgroup", cg.path, "--existing", "--idle", 300, "--intvl", 2,
+                         "--cnt", 3) as e:
+                check(any("keepalive set on 2," in line for line in e.err), f"report {e.err}")
+                check_ka(ns, client.port, "enforced", 300, 2, 3)
+                check_ka(ns, port, "enforced", 300, 2, 3)
+                client.keepalive(600)
+                check_ka(ns, client.port, "app", 600, 600, 3, timer_above=300)
+                check_ka(ns, port, "enforced", 300, 2, 3)
+
+
+def test_other_setsockopt_untouched():
+    """The cgroup/setsockopt program changes no option: one with a buffer
+    longer than a page (SO_BINDTODEVICE takes the name's first bytes),
+    which the program sees only in part, still works below the cgroup."""
+    script = ("import socket; s = socket.socket(); "
+              "s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'lo' + bytes(5000)); "
+              "print(s.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16).rstrip(b'\\0'))")
+    with Cgroup() as cg, Enforce("--cgroup", cg.path, "--idle", 5):
+        p = subprocess.run(["sh", "-c", f'echo $$ > {cg.path}/cgroup.procs && exec "$@"', "sh",
+                            "python3", "-c", script], capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0 and p.stdout.strip() == "b'lo'",
+              f"setsockopt below the cgroup: rc {p.returncode} {p.stdout} {p.stderr}")
