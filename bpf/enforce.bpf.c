@@ -95,6 +95,24 @@ static __always_inline int apply_policy(void *ctx, const struct enforce_policy *
 	       set_int(ctx, SOL_SOCKET, SO_KEEPALIVE, 1);
 }
 
+/* The policy on one connection (ctx: what bpf_setsockopt() takes there;
+ * sk: its socket): in fill mode the application's own keepalive is kept;
+ * else set and marked. Counted in kept or set. */
+static __always_inline void enforce_one(void *ctx, void *sk, bool app_keepalive,
+					const struct enforce_policy *p, __u32 kept, __u32 set)
+{
+	if (!p->override && app_keepalive) {
+		count(kept);
+		return;
+	}
+	if (apply_policy(ctx, p)) {
+		count(ENF_FAILED);
+		return;
+	}
+	mark(sk);
+	count(set);
+}
+
 SEC("sockops")
 int ka_enforce(struct bpf_sock_ops *skops)
 {
@@ -125,16 +143,8 @@ int ka_enforce(struct bpf_sock_ops *skops)
 	if (!sk)
 		return 1;
 	tp = bpf_skc_to_tcp_sock(sk);
-	if (!p->override && tp && keepalive_on(tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags)) {
-		count(ENF_KEPT_APP);
-		return 1;
-	}
-	if (apply_policy(skops, p)) {
-		count(ENF_FAILED);
-		return 1;
-	}
-	mark(sk);
-	count(ENF_SET);
+	enforce_one(skops, sk, tp && keepalive_on(tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags),
+		    p, ENF_KEPT_APP, ENF_SET);
 	return 1;
 }
 
@@ -211,15 +221,7 @@ int ka_enforce_existing(struct bpf_iter__tcp *ctx)
 	sk = (struct sock *)tp;
 	if (!ports_wanted(p, skc->skc_num, bpf_ntohs(skc->skc_dport)) || !in_cgroup(sk, p))
 		return 0;
-	if (!p->override && keepalive_on(sk->__sk_common.skc_flags)) {
-		count(ENF_EXISTING_KEPT_APP);
-		return 0;
-	}
-	if (apply_policy(sk, p)) {
-		count(ENF_FAILED);
-		return 0;
-	}
-	mark(sk);
-	count(ENF_EXISTING_SET);
+	enforce_one(sk, sk, keepalive_on(sk->__sk_common.skc_flags), p, ENF_EXISTING_KEPT_APP,
+		    ENF_EXISTING_SET);
 	return 0;
 }

@@ -413,8 +413,8 @@ def test_watch_source_follows_app():
             probes = w.events("probe", ns.inode)
         for lport, source, idle in ((port, "enforced", 1), (client.port, "app", 2)):
             mine = [p for p in probes if p["lport"] == lport]
-            check(len(mine) == 2 and all(p["ka_source"] == source and p["idle_s"] == idle and
-                                         p["intvl_s"] == idle for p in mine),
+            check(len(mine) == 2 and all(p["ka_source"] == source and p["ka_idle_s"] == idle and
+                                         p["ka_intvl_s"] == idle for p in mine),
                   f"port {lport}: probes {mine}")
             mine = [d for d in deaths if d["lport"] == lport]
             check(len(mine) == 1 and mine[0]["cause"] == "keepalive" and
