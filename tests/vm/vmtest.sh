@@ -28,6 +28,9 @@
 #
 # Exit status: COMMAND's; 124 when the run took longer than VMTEST_TIMEOUT
 # seconds (default 1200); 125 when the VM could not be set up or booted.
+# VMTEST_SMP (default 2) is the guest's CPUs, VMTEST_ACCEL (default
+# tcg,thread=multi: a host thread per guest CPU) qemu's -accel; matrix.sh
+# sets tcg,thread=single when VMs run side by side.
 # Needs qemu-system-x86 busybox-static kmod (and apt, dpkg, xz-utils) on
 # the host. Under TCG (KVM does not work on these machines) a boot takes
 # seconds and each process start most of a second: timings in tests stretch.
