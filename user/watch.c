@@ -41,22 +41,35 @@ struct watch_run {
 	bool out_of_memory;
 };
 
+static void refresh_owners(struct watch_run *run, __u64 now)
+{
+	if (!run->snap)
+		run->snap = snapshot_open(false);
+	owner_table_free(run->owners);
+	run->owners = run->snap ? snapshot_owners(run->snap) : owner_table_build("/proc");
+	run->owners_ns = now;
+}
+
 /* The process holding the socket now. One kernel pass finds the owners of
  * all sockets (snapshot_owners(), by socket address), so a burst of
  * events of old connections costs one pass a second; without it, a /proc
- * scan (by inode). */
+ * scan (by inode). A socket the last pass did not know may have been
+ * accept()ed since: one more pass then, at most ten a second. */
+static bool lookup_owner(struct watch_run *run, struct ka_event *e)
+{
+	return owner_table_find(run->owners, run->snap ? e->sock : e->ino, &e->pid, e->comm);
+}
+
 static void find_owner(struct watch_run *run, struct ka_event *e)
 {
 	__u64 now = monotonic_ns();
 
-	if (!run->owners || now - run->owners_ns >= 1000000000ULL) {
-		if (!run->snap)
-			run->snap = snapshot_open(false);
-		owner_table_free(run->owners);
-		run->owners = run->snap ? snapshot_owners(run->snap) : owner_table_build("/proc");
-		run->owners_ns = now;
+	if (!run->owners || now - run->owners_ns >= 1000000000ULL)
+		refresh_owners(run, now);
+	if (!lookup_owner(run, e) && now - run->owners_ns >= 100000000ULL) {
+		refresh_owners(run, now);
+		lookup_owner(run, e);
 	}
-	owner_table_find(run->owners, run->snap ? e->sock : e->ino, &e->pid, e->comm);
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
