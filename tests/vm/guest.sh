@@ -18,6 +18,7 @@ fail() {
 mount -t proc proc /proc &&
 mount -t sysfs sysfs /sys &&
 mount -t devtmpfs devtmpfs /dev &&
+ln -sfn /proc/self/fd /dev/fd &&	# what udev makes: bash's <(...) needs it
 mkdir -p /dev/pts /dev/shm &&
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts &&
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm &&
