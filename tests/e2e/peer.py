@@ -107,6 +107,8 @@ def main():
     p.add_argument("--linger0", action="store_true", help="abortive close after --hold")
     p.add_argument("--hold", type=float, default=1.0)
     p.add_argument("--lifetime", type=float, default=60.0)
+    p.add_argument("--ka-after-accept", action="store_true",
+                   help="server: keepalive on the accepted socket, not the listener")
     a = p.parse_args()
     signal.alarm(int(a.lifetime) + 5)
     family = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
@@ -115,11 +117,16 @@ def main():
     if a.mode == "server":
         ls = socket.socket(family, socket.SOCK_STREAM)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if a.ka_after_accept:  # its timer starts once the process holds it
+            a.listener_idle, a.idle = a.idle, None
         configure(ls, a)  # inherited by accepted sockets
         ls.bind((a.addr, a.port))
         ls.listen(8)
         say(ready=a.port)
         conn, _ = ls.accept()  # inherits the listener's options
+        if a.ka_after_accept:
+            a.idle = a.listener_idle
+            set_keepalive(conn, a)
         say(accepted=conn.getpeername()[1], ka=ka_settings(conn))
         start = time.monotonic()
         wait_for_command(conn, a, start)

@@ -41,7 +41,11 @@ def test_filters():
         with Watch("-N", a.inode) as by_ns, Watch("-P", 5011) as by_port:
             for ns, port in ((a, 5010), (b, 5011)):
                 ns.blackhole_after_handshake(port)
-            server = Peer(a, "server", "--port", 5010, "--lifetime", 30, *KA)
+            # keepalive once accepted: on a slow machine (qemu, busy) the
+            # server may run accept() only after a socket with keepalive
+            # from the handshake died in the accept queue, owned by nobody
+            server = Peer(a, "server", "--port", 5010, "--lifetime", 30, "--ka-after-accept",
+                          *KA)
             server.wait("ready")
             with Watch("-p", server.pid) as by_pid:
                 client = Peer(a, "client", "--port", 5010, "--lifetime", 30, *KA)
