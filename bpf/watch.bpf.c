@@ -98,12 +98,6 @@ struct timer_slot {
 	__u8 closed;	/* in TCP_CLOSE at entry, or reached it in the callback */
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct timer_slot);
-} timer_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -129,23 +123,25 @@ struct {
  * first is in progress on its CPU: exactly the runs the kernel skipped.
  * The loader counts as lost only the misses these did not take.
  */
-struct hooks_running {
-	__u32 set_state;
-	__u32 receive_reset;
+/* What the programs share on one CPU: one lookup a run */
+struct cpu_state {
+	struct timer_slot timer;
+	__u32 set_state;	/* ka_set_state in progress */
+	__u32 receive_reset;	/* ka_receive_reset in progress */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct hooks_running);
-} running SEC(".maps");
+	__type(value, struct cpu_state);
+} cpu_states SEC(".maps");
 
-static __always_inline struct hooks_running *hooks_running(void)
+static __always_inline struct cpu_state *this_cpu(void)
 {
 	__u32 zero = 0;
 
-	return bpf_map_lookup_elem(&running, &zero);
+	return bpf_map_lookup_elem(&cpu_states, &zero);
 }
 
 static __always_inline void read_tuple(struct sock *sk, struct conn_tuple *t)
@@ -243,17 +239,18 @@ static __always_inline void check_answered(struct sock *sk, struct conn_state *c
 SEC("tp_btf/timer_expire_entry")
 int BPF_PROG(ka_timer_entry, struct timer_list *timer)
 {
-	struct conn_state *cs;
+	struct cpu_state *cpu;
 	struct timer_slot *slot;
-	__u32 zero = 0;
+	struct conn_state *cs;
 	struct sock *sk;
 	__u64 key;
 
 	if (timer->function != (void *)&tcp_keepalive_timer)
 		return 0;
-	slot = bpf_map_lookup_elem(&timer_slots, &zero);
-	if (!slot)
+	cpu = this_cpu();
+	if (!cpu)
 		return 0;
+	slot = &cpu->timer;
 	sk = timer_sock(timer);
 	key = (__u64)sk;
 	slot->sk = key;
@@ -272,19 +269,20 @@ int BPF_PROG(ka_timer_exit, struct timer_list *timer)
 {
 	struct conn_state *cs;
 	struct ka_event e = {};
+	struct cpu_state *cpu;
 	struct timer_slot *slot;
-	__u32 zero = 0;
 	struct sock *sk;
 	__u8 probes_out;
 	__u64 key;
 
 	if (timer->function != (void *)&tcp_keepalive_timer)
 		return 0;
-	slot = bpf_map_lookup_elem(&timer_slots, &zero);
+	cpu = this_cpu();
 	sk = timer_sock(timer);
 	key = (__u64)sk;
-	if (!slot || slot->sk != key)
+	if (!cpu || cpu->timer.sk != key)
 		return 0;
+	slot = &cpu->timer;
 	slot->sk = 0;
 	/* A socket closed before or in the callback may be freed by its
 	 * final sock_put() at the end of tcp_keepalive_timer(): not read
@@ -318,11 +316,9 @@ int BPF_PROG(ka_timer_exit, struct timer_list *timer)
 
 /* Why the kernel gave up on a socket; sk_err is already set. */
 static __always_inline __u8 death_cause(struct sock *sk, int err, int oldstate,
-					const struct conn_state *cs)
+					const struct conn_state *cs, const struct cpu_state *cpu)
 {
 	struct inet_connection_sock *icsk = (void *)sk;
-	struct timer_slot *slot;
-	__u32 zero = 0;
 	bool user_timeout = BPF_CORE_READ(icsk, icsk_user_timeout) != 0;
 
 	if (cs && (cs->flags & CONN_RESET_RX))
@@ -333,8 +329,7 @@ static __always_inline __u8 death_cause(struct sock *sk, int err, int oldstate,
 	 * ETIMEDOUT; in SYN_SENT, tcp_v4_err() kills with the ICMP error. */
 	if (err != ETIMEDOUT)
 		return CAUSE_UNREACHABLE;
-	slot = bpf_map_lookup_elem(&timer_slots, &zero);
-	if (slot && slot->sk == (__u64)sk)
+	if (cpu && cpu->timer.sk == (__u64)sk)
 		return user_timeout ? CAUSE_USER_TIMEOUT : CAUSE_KEEPALIVE;
 	/* Otherwise tcp_write_timer_handler(), in the timer or deferred to
 	 * tcp_release_cb(): it clears icsk_pending before the handler runs,
@@ -371,14 +366,13 @@ static __always_inline struct listener_key listener_key(struct sock *sk, __u16 p
 	return k;
 }
 
-static __always_inline void conn_closed(struct sock *sk, int oldstate)
+/* cpu: this CPU's state, NULL if it could not be had */
+static __always_inline void conn_closed(struct sock *sk, int oldstate, struct cpu_state *cpu)
 {
 	__u64 key = (__u64)sk;
 	struct conn_state *cs = bpf_map_lookup_elem(&conns, &key);
 	int err = sk->sk_err;
-	struct timer_slot *slot;
 	struct ka_event e = {};
-	__u32 zero = 0;
 
 	if (oldstate == TCP_LISTEN) {
 		struct listener_key lk = listener_key(
@@ -401,7 +395,7 @@ static __always_inline void conn_closed(struct sock *sk, int oldstate)
 		if (fill_event(&e, sk, cs, EV_DEATH)) {
 			e.state = oldstate;
 			e.err = err;
-			e.cause = death_cause(sk, err, oldstate, cs);
+			e.cause = death_cause(sk, err, oldstate, cs, cpu);
 			e.probes = cs ? cs->unanswered : 0;
 			submit(&e);
 		}
@@ -416,9 +410,8 @@ static __always_inline void conn_closed(struct sock *sk, int oldstate)
 	if (cs)
 		bpf_map_delete_elem(&conns, &key);
 	/* closed inside its keepalive callback: see ka_timer_exit */
-	slot = bpf_map_lookup_elem(&timer_slots, &zero);
-	if (slot && slot->sk == key)
-		slot->closed = 1;
+	if (cpu && cpu->timer.sk == key)
+		cpu->timer.closed = 1;
 }
 
 /* In connect() (SYN_SENT) and listen(): the current task owns the socket.
@@ -481,7 +474,8 @@ static __always_inline bool state_wanted(struct sock *sk, int oldstate, int news
 	return sk->sk_protocol == IPPROTO_TCP;
 }
 
-static __always_inline void state_changed(struct sock *sk, int oldstate, int newstate)
+static __always_inline void state_changed(struct sock *sk, int oldstate, int newstate,
+					  struct cpu_state *cpu)
 {
 	switch (newstate) {
 	case TCP_SYN_SENT:
@@ -492,7 +486,7 @@ static __always_inline void state_changed(struct sock *sk, int oldstate, int new
 		passive_established(sk);
 		break;
 	case TCP_CLOSE:
-		conn_closed(sk, oldstate);
+		conn_closed(sk, oldstate, cpu);
 		break;
 	}
 }
@@ -500,31 +494,31 @@ static __always_inline void state_changed(struct sock *sk, int oldstate, int new
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ka_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	struct hooks_running *run;
+	struct cpu_state *cpu;
 
 	if (!state_wanted(sk, oldstate, newstate))
 		return 0;
-	run = hooks_running();
-	if (run)
-		run->set_state = 1;
-	state_changed(sk, oldstate, newstate);
-	if (run)
-		run->set_state = 0;
+	cpu = this_cpu();
+	if (cpu)
+		cpu->set_state = 1;
+	state_changed(sk, oldstate, newstate, cpu);
+	if (cpu)
+		cpu->set_state = 0;
 	return 0;
 }
 
-/* Attached after ka_set_state: see "running" */
+/* Attached after ka_set_state: see "Runs the kernel would skip" */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ka_state_nested, struct sock *sk, int oldstate, int newstate)
 {
-	struct hooks_running *run;
+	struct cpu_state *cpu;
 
 	if (!state_wanted(sk, oldstate, newstate))
 		return 0;
-	run = hooks_running();
-	if (!run || !run->set_state)
+	cpu = this_cpu();
+	if (!cpu || !cpu->set_state)
 		return 0;
-	state_changed(sk, oldstate, newstate);
+	state_changed(sk, oldstate, newstate, cpu);
 	count(CNT_STATE_TAKEN);
 	return 0;
 }
@@ -545,23 +539,23 @@ static __always_inline void reset_received(struct sock *sk)
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(ka_receive_reset, struct sock *sk)
 {
-	struct hooks_running *run = hooks_running();
+	struct cpu_state *cpu = this_cpu();
 
-	if (run)
-		run->receive_reset = 1;
+	if (cpu)
+		cpu->receive_reset = 1;
 	reset_received(sk);
-	if (run)
-		run->receive_reset = 0;
+	if (cpu)
+		cpu->receive_reset = 0;
 	return 0;
 }
 
-/* Attached after ka_receive_reset: see "running" */
+/* Attached after ka_receive_reset: see "Runs the kernel would skip" */
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(ka_reset_nested, struct sock *sk)
 {
-	struct hooks_running *run = hooks_running();
+	struct cpu_state *cpu = this_cpu();
 
-	if (!run || !run->receive_reset)
+	if (!cpu || !cpu->receive_reset)
 		return 0;
 	reset_received(sk);
 	count(CNT_RESET_TAKEN);

@@ -119,7 +119,7 @@ static __u64 recursion_misses(const struct bpf_program *prog)
  * softirq that interrupted it), counting it in recursion_misses. Those of
  * ka_set_state and ka_receive_reset that their *_nested programs took are
  * not lost; a skipped run of a *_nested program is one its first program
- * made (see "running" in watch.bpf.c). */
+ * made (see "Runs the kernel would skip" in watch.bpf.c). */
 static __u64 hook_misses(struct watch_bpf *skel)
 {
 	int fd = bpf_map__fd(skel->maps.counters);
