@@ -40,8 +40,9 @@ TKW_CFLAGS := -Wall -Wextra -Werror -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -MMD 
 ALL_CFLAGS = $(TKW_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
 	-D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf -MMD -MP
-# libbpf is linked statically: one binary with the BPF object embedded.
-LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses
+# libbpf is linked statically: one binary with the BPF object embedded;
+# libmicrohttpd (export's HTTP server) dynamically, as Debian ships it.
+LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses -lmicrohttpd -pthread
 
 ifeq ($(V),1)
 Q :=

@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `tcpkawatch export`: the observer's counts and a snapshot's gauges in the
- * Prometheus text format on /metrics. */
+ * Prometheus text format on /metrics, and /healthz, served by libmicrohttpd
+ * on a thread of its own. */
 #include <argp.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/tcp.h>
-#include <sys/time.h>
 #include <unistd.h>
+#include <microhttpd.h>
 #include "args.h"
 #include "array.h"
+#include "clock.h"
 #include "decode.h"
 #include "records.h"
 #include "export.h"
@@ -23,6 +27,17 @@
 #define DEFAULT_LISTEN "127.0.0.1:9977"
 #define MAX_PER_CONNECTION 10000
 
+/* The HTTP server's limits (README, "Export"). Every client waits on
+ * one polling thread, so an idle or slow one costs a socket and its
+ * buffer, never a thread or the observer's time. */
+#define HTTP_CONNECTION_LIMIT 512U	/* clients at once: fds and buffers */
+#define HTTP_TIMEOUT_S 10U		/* a client silent this long is closed */
+#define HTTP_MEMORY_LIMIT 16384U	/* a client's request buffer, bytes */
+/* /healthz fails once the observer's loop (a tick about every 100 ms) has
+ * not run for this long */
+#define HEALTHY_TICK_AGE_NS (5 * 1000000000ULL)
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
 struct counter {
 	__u32 netns;
 	__u8 type;		/* EV_PROBE, EV_ANSWERED, EV_DEATH */
@@ -31,12 +46,19 @@ struct counter {
 	__u64 n;
 };
 
+/* The observer (main thread) writes the counts, losses and tick time;
+ * the HTTP thread reads them under the lock. Only the HTTP thread uses the
+ * snapshot: its one polling thread runs one request at a time, so scrapes
+ * never share the iterator link at once. */
 struct exporter {
-	int listen_fd;
+	struct MHD_Daemon *httpd;
+	struct snapshot *snap;
 	unsigned int per_conn_max;
+	pthread_mutex_t lock;
 	struct counter *counters;
 	size_t n, cap;
-	struct snapshot *snap;
+	struct lost_counts lost;
+	__u64 tick_ns;		/* the observer's last tick; 0 before the first */
 };
 
 /* Gauges of one scrape, per namespace. */
@@ -91,71 +113,66 @@ static int parse_listen(const char *arg, struct sockaddr_storage *ss, socklen_t 
 	return -1;
 }
 
-/* Listen on "ADDR:PORT" (parsed already into ss, len); NULL with one
- * line on stderr on failure. */
-static struct exporter *exporter_open(const char *listen_addr, const struct sockaddr_storage *ss,
-				      socklen_t len, unsigned int per_conn_max)
+/* A listening socket on ss; -1 with one line naming listen_addr. */
+static int listen_on(const char *listen_addr, const struct sockaddr_storage *ss, socklen_t len)
 {
-	struct exporter *ex = calloc(1, sizeof(*ex));
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 
-	if (!ex)
-		return NULL;
-	ex->per_conn_max = per_conn_max;
-	ex->listen_fd = -1;
-	ex->listen_fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ex->listen_fd < 0 ||
-	    setsockopt(ex->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(ex->listen_fd, (const struct sockaddr *)ss, len) || listen(ex->listen_fd, 16)) {
-		fprintf(stderr, "tcpkawatch: cannot listen on %s: %s\n", listen_addr,
-			strerror(errno));
-		goto fail;
-	}
-	ex->snap = snapshot_open(false);
-	if (!ex->snap)
-		goto fail;
-	return ex;
-fail:
-	exporter_close(ex);
-	return NULL;
+	if (fd >= 0 && !setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) &&
+	    !bind(fd, (const struct sockaddr *)ss, len) && !listen(fd, SOMAXCONN))
+		return fd;
+	fprintf(stderr, "tcpkawatch: cannot listen on %s: %s\n", listen_addr, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
 }
 
-static void exporter_close(struct exporter *ex)
+static void metric_head(FILE *f, const char *name, const char *type, const char *help)
 {
-	if (!ex)
-		return;
-	if (ex->listen_fd >= 0)
-		close(ex->listen_fd);
-	snapshot_close(ex->snap);
-	free(ex->counters);
-	free(ex);
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* Count one event of the observer. */
-static void exporter_count(struct exporter *ex, const struct ka_event *e)
+/* tcpkawatch_KEY_total: KEY as in the JSON "lost" record */
+static void lost_counter(FILE *f, const char *key, const char *help, __u64 v)
 {
-	struct counter key = { .netns = e->netns, .type = e->type };
-	size_t i;
+	char name[64];
 
-	if (e->type == EV_CLOSE)
-		return;
-	if (e->type == EV_DEATH) {
-		key.cause = e->cause;
-		key.err = e->err;
-	}
-	for (i = 0; i < ex->n; i++) {
-		struct counter *c = &ex->counters[i];
+	snprintf(name, sizeof(name), "tcpkawatch_%s_total", key);
+	metric_head(f, name, "counter", help);
+	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+}
 
-		if (c->netns == key.netns && c->type == key.type && c->cause == key.cause &&
-		    c->err == key.err)
-			break;
+/* Called with ex->lock held. */
+static void counter_family(FILE *f, const struct exporter *ex, __u8 type, const char *name,
+			   const char *help)
+{
+	metric_head(f, name, "counter", help);
+	for (size_t i = 0; i < ex->n; i++) {
+		const struct counter *c = &ex->counters[i];
+
+		if (c->type != type)
+			continue;
+		fprintf(f, "%s{netns=\"%u\"", name, c->netns);
+		if (type == EV_DEATH)
+			fprintf(f, ",cause=\"%s\",errno=\"%s\"", cause_name(c->cause),
+				errno_name(c->err));
+		fprintf(f, "} %llu\n", (unsigned long long)c->n);
 	}
-	if (i == ex->n) {
-		if (ARRAY_RESERVE(ex->counters, ex->cap, ex->n, 32))
-			return;
-		ex->counters[ex->n++] = key;
-	}
-	ex->counters[i].n++;
+}
+
+/* The observer's counters as they are now; what it lost so far in *lost. */
+static void write_counters(FILE *f, struct exporter *ex, struct lost_counts *lost)
+{
+	pthread_mutex_lock(&ex->lock);
+	counter_family(f, ex, EV_PROBE, "tcpkawatch_keepalive_probes_total",
+		       "Keepalive probes the kernel sent.");
+	counter_family(f, ex, EV_ANSWERED, "tcpkawatch_keepalive_answers_total",
+		       "Times a peer answered unanswered keepalive probes.");
+	counter_family(f, ex, EV_DEATH, "tcpkawatch_deaths_total",
+		       "Connections the kernel tore down, by cause and errno.");
+	*lost = ex->lost;
+	pthread_mutex_unlock(&ex->lock);
 }
 
 static struct ns_gauges *gauges_of(struct scrape *sc, __u32 netns)
@@ -198,41 +215,10 @@ static void scrape_one(void *ctx, const struct list_record *r, __u32 netns)
 		r->t.dport, r->probes_out);
 }
 
-static void metric_head(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* tcpkawatch_KEY_total: KEY as in the JSON "lost" record */
-static void lost_counter(FILE *f, const char *key, const char *help, __u64 v)
-{
-	char name[64];
-
-	snprintf(name, sizeof(name), "tcpkawatch_%s_total", key);
-	metric_head(f, name, "counter", help);
-	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
-}
-
-static void counter_family(FILE *f, const struct exporter *ex, __u8 type, const char *name,
-			   const char *help)
-{
-	metric_head(f, name, "counter", help);
-	for (size_t i = 0; i < ex->n; i++) {
-		const struct counter *c = &ex->counters[i];
-
-		if (c->type != type)
-			continue;
-		fprintf(f, "%s{netns=\"%u\"", name, c->netns);
-		if (type == EV_DEATH)
-			fprintf(f, ",cause=\"%s\",errno=\"%s\"", cause_name(c->cause),
-				errno_name(c->err));
-		fprintf(f, "} %llu\n", (unsigned long long)c->n);
-	}
-}
-
-static void write_metrics(FILE *f, struct exporter *ex, const struct lost_counts *l)
+static void write_metrics(FILE *f, struct exporter *ex)
 {
 	struct scrape sc = { .conn_left = ex->per_conn_max };
+	struct lost_counts lost;
 	char *conn_buf = NULL;
 	size_t conn_len = 0;
 
@@ -242,12 +228,7 @@ static void write_metrics(FILE *f, struct exporter *ex, const struct lost_counts
 	if (sc.conn_series)
 		fclose(sc.conn_series);
 
-	counter_family(f, ex, EV_PROBE, "tcpkawatch_keepalive_probes_total",
-		       "Keepalive probes the kernel sent.");
-	counter_family(f, ex, EV_ANSWERED, "tcpkawatch_keepalive_answers_total",
-		       "Times a peer answered unanswered keepalive probes.");
-	counter_family(f, ex, EV_DEATH, "tcpkawatch_deaths_total",
-		       "Connections the kernel tore down, by cause and errno.");
+	write_counters(f, ex, &lost);
 	metric_head(f, "tcpkawatch_established_connections", "gauge",
 		    "Established TCP connections now, with and without keepalive.");
 	for (size_t i = 0; i < sc.n; i++)
@@ -270,73 +251,215 @@ static void write_metrics(FILE *f, struct exporter *ex, const struct lost_counts
 			(unsigned long long)sc.conn_dropped);
 	}
 	lost_counter(f, "ringbuf_lost", "Event records lost: the ring buffer was full.",
-		     l->ringbuf_lost);
+		     lost.ringbuf_lost);
 	lost_counter(f, "untracked_connections",
 		     "Connections not tracked: the connection table was full.",
-		     l->untracked_connections);
+		     lost.untracked_connections);
 	lost_counter(f, "hook_misses", "Runs of tcpkawatch's BPF programs the kernel skipped.",
-		     l->hook_misses);
+		     lost.hook_misses);
 	metric_head(f, "tcpkawatch_build_info", "gauge", "tcpkawatch's version.");
 	fprintf(f, "tcpkawatch_build_info{version=\"%s\"} 1\n", TCPKAWATCH_VERSION);
 	free(conn_buf);
 	free(sc.ns);
 }
 
-static void answer(int fd, struct exporter *ex, const struct lost_counts *l)
+/* Queue status, the response, and let go of it (MHD keeps its own
+ * reference until it is sent). */
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
+			     struct MHD_Response *resp, const char *content_type)
 {
-	struct timeval tv = { .tv_sec = 2 };
-	char req[4096], *body = NULL, head[256];
-	size_t have = 0, blen = 0;
-	FILE *f;
-	int n;
+	enum MHD_Result ret;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (have < sizeof(req) - 1 && (n = read(fd, req + have, sizeof(req) - 1 - have)) > 0) {
-		have += n;
-		req[have] = '\0';
-		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-			break;
-	}
-	req[have] = '\0';
-	f = open_memstream(&body, &blen);
-	if (!f)
-		return;
-	if (!strncmp(req, "GET /metrics ", 13) || !strncmp(req, "GET /metrics?", 13)) {
-		write_metrics(f, ex, l);
-		fclose(f);
-		n = snprintf(head, sizeof(head), "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
-			     "version=0.0.4; charset=utf-8\r\nContent-Length: %zu\r\n\r\n", blen);
-	} else {
-		fputs("tcpkawatch: metrics are at /metrics\n", f);
-		fclose(f);
-		n = snprintf(head, sizeof(head), "HTTP/1.0 404 Not Found\r\nContent-Type: "
-			     "text/plain\r\nContent-Length: %zu\r\n\r\n", blen);
-	}
-	if (write(fd, head, n) == n && blen)
-		(void)!write(fd, body, blen);
-	free(body);
+	if (!resp)
+		return MHD_NO;	/* out of memory: MHD closes the connection */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
-/* Answer the scrapes waiting, without blocking for new ones. */
-static void exporter_serve(struct exporter *ex, const struct lost_counts *l)
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned int status,
+				  const char *text)
 {
+	/* PERSISTENT: MHD sends the static string as is, never frees it */
+	return reply(conn, status,
+		     MHD_create_response_from_buffer(strlen(text), (void *)text,
+						     MHD_RESPMEM_PERSISTENT),
+		     "text/plain; charset=utf-8");
+}
+
+/* The whole body built in memory first: MHD writes it out as the client
+ * takes it, however slowly, while other clients are served. */
+static enum MHD_Result reply_metrics(struct MHD_Connection *conn, struct exporter *ex)
+{
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+
+	if (!f)
+		return MHD_NO;
+	write_metrics(f, ex);
+	if (fclose(f)) {
+		free(body);
+		return MHD_NO;
+	}
+	/* MUST_FREE: MHD free()s the malloc'd buffer with the response */
+	return reply(conn, MHD_HTTP_OK,
+		     MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE),
+		     METRICS_CONTENT_TYPE);
+}
+
+/* Healthy: the observer's loop ran in the last few seconds. */
+static enum MHD_Result reply_health(struct MHD_Connection *conn, struct exporter *ex)
+{
+	__u64 tick_ns;
+
+	pthread_mutex_lock(&ex->lock);
+	tick_ns = ex->tick_ns;
+	pthread_mutex_unlock(&ex->lock);
+	if (!tick_ns)
+		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
+	if (monotonic_ns() - tick_ns > HEALTHY_TICK_AGE_NS)
+		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "stalled: the observer's loop is not running\n");
+	return reply_text(conn, MHD_HTTP_OK, "ok\n");
+}
+
+/* MHD's access handler, on the HTTP thread, once a request's headers are
+ * in (a GET or HEAD has no body to wait for). */
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **req_cls)
+{
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+	if (!strcmp(url, "/metrics"))
+		return reply_metrics(conn, cls);
+	if (!strcmp(url, "/healthz"))
+		return reply_health(conn, cls);
+	return reply_text(conn, MHD_HTTP_NOT_FOUND,
+			  "tcpkawatch: metrics are at /metrics, health at /healthz\n");
+}
+
+/* Serve on listen_fd from MHD's own thread, which inherits our signal
+ * mask: with SIGINT and SIGTERM blocked there, they go to the observer's
+ * thread and interrupt its poll. listen_fd is MHD's from now on: it closes
+ * it when it stops (not always when it fails to start: we exit then). */
+static struct MHD_Daemon *start_httpd(struct exporter *ex, int listen_fd)
+{
+	sigset_t block, old;
+	struct MHD_Daemon *d;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+			     answer, ex,
+			     MHD_OPTION_LISTEN_SOCKET, listen_fd,
+			     MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTION_LIMIT,
+			     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+			     MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!d)
+		fprintf(stderr, "tcpkawatch: cannot start the HTTP server (libmicrohttpd)\n");
+	return d;
+}
+
+/* Listen on "ADDR:PORT" (parsed already into ss, len) and serve; NULL
+ * with one line on stderr on failure. */
+static struct exporter *exporter_open(const char *listen_addr, const struct sockaddr_storage *ss,
+				      socklen_t len, unsigned int per_conn_max)
+{
+	struct exporter *ex = calloc(1, sizeof(*ex));
 	int fd;
 
-	while ((fd = accept4(ex->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		answer(fd, ex, l);
+	if (!ex)
+		return NULL;
+	ex->per_conn_max = per_conn_max;
+	pthread_mutex_init(&ex->lock, NULL);
+	fd = listen_on(listen_addr, ss, len);
+	if (fd < 0)
+		goto fail;
+	ex->snap = snapshot_open(false);
+	if (!ex->snap) {
 		close(fd);
+		goto fail;
 	}
+	ex->httpd = start_httpd(ex, fd);
+	if (!ex->httpd)
+		goto fail;
+	return ex;
+fail:
+	exporter_close(ex);
+	return NULL;
 }
 
+static void exporter_close(struct exporter *ex)
+{
+	if (!ex)
+		return;
+	if (ex->httpd)
+		MHD_stop_daemon(ex->httpd);	/* joins its thread */
+	snapshot_close(ex->snap);
+	pthread_mutex_destroy(&ex->lock);
+	free(ex->counters);
+	free(ex);
+}
+
+/* The counter of key, added at 0 if new; NULL when out of memory. Called
+ * with ex->lock held. */
+static struct counter *counter_of(struct exporter *ex, const struct counter *key)
+{
+	for (size_t i = 0; i < ex->n; i++) {
+		struct counter *c = &ex->counters[i];
+
+		if (c->netns == key->netns && c->type == key->type && c->cause == key->cause &&
+		    c->err == key->err)
+			return c;
+	}
+	if (ARRAY_RESERVE(ex->counters, ex->cap, ex->n, 32))
+		return NULL;
+	ex->counters[ex->n] = *key;
+	return &ex->counters[ex->n++];
+}
+
+/* Count one event of the observer (its thread). */
 static void sink_event(void *ctx, const struct ka_event *e)
 {
-	exporter_count(ctx, e);
+	struct exporter *ex = ctx;
+	struct counter key = { .netns = e->netns, .type = e->type };
+	struct counter *c;
+
+	if (e->type == EV_CLOSE)
+		return;
+	if (e->type == EV_DEATH) {
+		key.cause = e->cause;
+		key.err = e->err;
+	}
+	pthread_mutex_lock(&ex->lock);
+	c = counter_of(ex, &key);
+	if (c)
+		c->n++;
+	pthread_mutex_unlock(&ex->lock);
 }
 
+/* The observer's loop ran (its thread): what it lost so far, and when. */
 static bool sink_tick(void *ctx, const struct lost_counts *l)
 {
-	exporter_serve(ctx, l);
+	struct exporter *ex = ctx;
+
+	pthread_mutex_lock(&ex->lock);
+	ex->lost = *l;
+	ex->tick_ns = monotonic_ns();
+	pthread_mutex_unlock(&ex->lock);
 	return true;
 }
 
@@ -349,7 +472,8 @@ static const char export_doc[] =
 "Serve Prometheus metrics of keepalive probes, answers and deaths (by\n"
 "cause and errno) and gauges of established connections with and without\n"
 "keepalive and of probing connections, per network namespace, on\n"
-"http://ADDR:PORT/metrics (default " DEFAULT_LISTEN ", loopback only).\n"
+"http://ADDR:PORT/metrics (default " DEFAULT_LISTEN ", loopback only);\n"
+"/healthz answers 200 \"ok\" while the observer reads events.\n"
 "\n"
 "EXAMPLES:\n"
 "  tcpkawatch export\n"

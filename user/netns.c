@@ -14,7 +14,9 @@
 int for_each_netns(__u32 netns, int (*fn)(void *ctx, __u32 netns), void *ctx)
 {
 	const char *dirs[] = { "/proc", "/run/netns" };
-	int self = open("/proc/self/ns/net", O_RDONLY), walked = 0, stop = 0;
+	/* setns() moves only the calling thread: come back to this thread's
+	 * namespace (/proc/self is the main thread's) */
+	int self = open("/proc/thread-self/ns/net", O_RDONLY), walked = 0, stop = 0;
 	ino_t *seen = NULL;
 	size_t n = 0, cap = 0;
 

@@ -5,9 +5,10 @@
 
 /* Enter every network namespace in use, once each (those of processes and
  * those named in /run/netns; only netns, if not 0), call fn(ctx, inode)
- * inside it, and come back. fn returning non-zero stops the walk, negative
- * for an error. Returns the namespaces walked, or -1. iter/tcp needs this:
- * an iterator walks the namespace its reader was in when it created it
+ * inside it, and come back. Only the calling thread moves: any thread may
+ * walk. fn returning non-zero stops the walk, negative for an error.
+ * Returns the namespaces walked, or -1. iter/tcp needs this: an iterator
+ * walks the namespace its reader was in when it created it
  * (bpf_iter_tcp's seq_net_private). */
 int for_each_netns(__u32 netns, int (*fn)(void *ctx, __u32 netns), void *ctx);
 
