@@ -147,6 +147,7 @@ bench: tcpkawatch $(OUTPUT)/churn $(OUTPUT)/bare_iter $(OUTPUT)/bare_iter.bpf.o
 	python3 tests/bench/churn.py
 	python3 tests/bench/list.py
 	python3 tests/bench/memory.py
+	python3 tests/bench/resets.py
 
 run: tcpkawatch
 	./tcpkawatch

@@ -4,21 +4,30 @@
 #include "aggregate.h"
 #include "array.h"
 
-int conn_table_init(struct conn_table *tab, size_t nbuckets)
+int conn_table_init(struct conn_table *tab, size_t nbuckets, size_t keep_max)
 {
 	memset(tab, 0, sizeof(*tab));
 	tab->buckets = calloc(nbuckets, sizeof(*tab->buckets));
 	if (!tab->buckets)
 		return -1;
 	tab->nbuckets = nbuckets;
+	tab->keep_max = keep_max;
 	return 0;
 }
 
 void conn_table_free(struct conn_table *tab)
 {
-	for (size_t i = 0; i < tab->n; i++)
-		free(tab->all[i]);
-	free(tab->all);
+	for (size_t b = 0; b < tab->nbuckets; b++) {
+		struct conn_record *r = tab->buckets[b], *next;
+
+		for (; r; r = next) {
+			next = r->next;
+			free(r);
+		}
+	}
+	for (size_t i = 0; i < tab->n_ended; i++)
+		free(tab->ended[i]);
+	free(tab->ended);
 	free(tab->buckets);
 	memset(tab, 0, sizeof(*tab));
 }
@@ -41,12 +50,9 @@ struct conn_record *conn_table_find_open(struct conn_table *tab, __u64 sk, __u32
 
 static struct conn_record *add_record(struct conn_table *tab, const struct ka_event *e)
 {
-	struct conn_record *r;
+	struct conn_record *r = calloc(1, sizeof(*r));
 	size_t b;
 
-	if (ARRAY_RESERVE(tab->all, tab->cap, tab->n, 64))
-		return NULL;
-	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
 	r->sk = e->sk;
@@ -56,7 +62,8 @@ static struct conn_record *add_record(struct conn_table *tab, const struct ka_ev
 	b = bucket_of(tab, e->sk, e->netns);
 	r->next = tab->buckets[b];
 	tab->buckets[b] = r;
-	tab->all[tab->n++] = r;
+	tab->open++;
+	tab->seen++;
 	return r;
 }
 
@@ -66,8 +73,10 @@ static void unlink_open(struct conn_table *tab, struct conn_record *r)
 
 	while (*p && *p != r)
 		p = &(*p)->next;
-	if (*p)
+	if (*p) {
 		*p = r->next;
+		tab->open--;
+	}
 	r->next = NULL;
 }
 
@@ -109,4 +118,25 @@ struct conn_record *conn_table_update(struct conn_table *tab, const struct ka_ev
 		break;
 	}
 	return r;
+}
+
+void conn_table_retire(struct conn_table *tab, struct conn_record *r)
+{
+	if (tab->n_ended < tab->keep_max &&
+	    !ARRAY_RESERVE(tab->ended, tab->cap_ended, tab->n_ended, 64)) {
+		tab->ended[tab->n_ended++] = r;
+		return;
+	}
+	tab->not_kept++;
+	free(r);
+}
+
+void conn_table_for_each(const struct conn_table *tab,
+			 void (*fn)(void *ctx, const struct conn_record *r), void *ctx)
+{
+	for (size_t i = 0; i < tab->n_ended; i++)
+		fn(ctx, tab->ended[i]);
+	for (size_t b = 0; b < tab->nbuckets; b++)
+		for (const struct conn_record *r = tab->buckets[b]; r; r = r->next)
+			fn(ctx, r);
 }

@@ -32,7 +32,7 @@ static const char watch_doc[] =
 "  tcpkawatch -P 443 -6       # IPv6 connections with local or remote port 443\n"
 "  tcpkawatch -N 4026531840   # one network namespace (ls -iL /proc/PID/ns/net)\n"
 "  tcpkawatch -e 60,10,6      # and turn keepalive on for new connections\n"
-"  tcpkawatch -s conns.jsonl  # at exit, append finished connections' records\n"
+"  tcpkawatch -s conns.jsonl  # a record per connection as it ends\n"
 "  tcpkawatch -b 64M -j | slow-consumer  # more room for bursts of events\n"
 "\n"
 "Turning keepalive on for programs that never set it: tcpkawatch enforce --help\n"
@@ -46,7 +46,8 @@ static const struct argp_option watch_options[] = {
 	{ "enforce", 'e', "IDLE,INTVL,CNT", 0,
 	  "Meanwhile turn keepalive on for every new connection (see tcpkawatch enforce)", 0 },
 	{ "stats-file", 's', "PATH", 0,
-	  "At exit, append each finished connection's record to PATH (JSON lines)", 0 },
+	  "Append each connection's record to PATH as it ends (JSON lines; - for "
+	  "stdout, with --json; SIGHUP reopens PATH)", 0 },
 	{ "ringbuf-size", 'b', "SIZE", 0,
 	  "Ring buffer for events: 4K to 1G, a power of two (default 4M). Records that do "
 	  "not fit are counted and reported as lost: make it larger", 0 },
@@ -140,6 +141,11 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 's':
 		o->stats_file = arg;
+		break;
+	case ARGP_KEY_END:
+		if (o->stats_file && !strcmp(o->stats_file, "-") && !o->json)
+			usage_error("--stats-file - needs --json: the records and the events "
+				    "both go to stdout");
 		break;
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &o->filter;

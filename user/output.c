@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include "output.h"
 #include "records.h"
 
@@ -51,26 +53,57 @@ static void put_connection(const struct out_ctx *o, const struct conn_record *r,
 	put_line(o, &connection_record, &row);
 }
 
-void out_stats_file(FILE *f, const struct conn_table *tab)
+int out_stats_record(int fd, const struct conn_record *r)
 {
-	struct out_ctx o = { .f = f, .json = true };
+	char line[RECORD_LINE_LEN];
+	struct out_row row = {
+		.netns = r->netns, .t = &r->t, .pid = r->pid, .comm = r->comm,
+		.rec = r, .ctx = &r->last_ns,
+	};
+	size_t len = record_json(line, &connection_record, &row) - line;
+	ssize_t n = write(fd, line, len);
 
-	for (size_t i = 0; i < tab->n; i++)
-		if (tab->all[i]->end != END_OPEN)
-			put_connection(&o, tab->all[i], tab->all[i]->last_ns);
+	if (n >= 0 && (size_t)n != len)
+		errno = ENOSPC;	/* a short write: the disk is full */
+	return (size_t)n == len ? 0 : -1;
 }
 
-void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 now_ns)
+struct summary_walk {
+	const struct out_ctx *o;
+	__u64 now_ns;
+	bool open_only;
+	__u64 shown;
+};
+
+static void summary_line(void *ctx, const struct conn_record *r)
 {
+	struct summary_walk *w = ctx;
+
+	if (w->open_only && r->end != END_OPEN)
+		return;
+	put_connection(w->o, r, r->end == END_OPEN ? w->now_ns : r->last_ns);
+	w->shown++;
+}
+
+void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 now_ns,
+		 bool open_only)
+{
+	struct summary_walk w = { .o = o, .now_ns = now_ns, .open_only = open_only };
+	struct summary_counts c = { .connections = tab->seen };
+	struct out_row row = { .rec = &c };
+
 	if (!o->json) {
-		fprintf(o->f, "\nSUMMARY: %zu connection(s) seen\n", tab->n);
+		fprintf(o->f, "\nSUMMARY: %llu connection(s) seen\n", (unsigned long long)tab->seen);
 		put_titles(o, &connection_record);
 	}
-	for (size_t i = 0; i < tab->n; i++) {
-		const struct conn_record *r = tab->all[i];
-
-		put_connection(o, r, r->end == END_OPEN ? now_ns : r->last_ns);
-	}
+	conn_table_for_each(tab, summary_line, &w);
+	c.not_shown = tab->seen - w.shown;
+	if (o->json)
+		put_line(o, &summary_record, &row);
+	else if (c.not_shown)
+		fprintf(o->f, "(%llu more not shown: %s)\n", (unsigned long long)c.not_shown,
+			open_only ? "ended, their records are in the stats file"
+				  : "the summary keeps the first " SUMMARY_KEEP_STR " that ended");
 	fflush(o->f);
 }
 

@@ -17,9 +17,17 @@ struct out_ctx {
 
 void out_header(const struct out_ctx *o);
 void out_event(const struct out_ctx *o, const struct ka_event *e);
-void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 now_ns);
-/* Each finished connection's record, one JSON object a line. */
-void out_stats_file(FILE *f, const struct conn_table *tab);
+/* Ended connections the summary keeps (conn_table's keep_max) */
+#define SUMMARY_KEEP 10000
+#define SUMMARY_KEEP_STR "10,000"
+/* The summary: a line per connection the table has (with open_only, the
+ * open ones: the ended went out already), then how many were seen and,
+ * if any, how many are not shown. */
+void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 now_ns,
+		 bool open_only);
+/* One ended connection's record as a JSON line, in one write(2) so that a
+ * reader never sees half a line; 0, or -1 with errno. */
+int out_stats_record(int fd, const struct conn_record *r);
 /* What was lost; nothing when all are 0. */
 void out_lost(const struct out_ctx *o, const struct lost_counts *l);
 /* The same as a sentence after prefix, whatever the counts. */

@@ -16,6 +16,10 @@
 	static void name(const struct out_row *row, struct field_val *v) { NUM(v, (expr)); }
 #define GET_STR(name, expr) \
 	static void name(const struct out_row *row, struct field_val *v) { STR(v, (expr)); }
+/* a record kind's name */
+#define GET_CONST(name, text) \
+	static void name(const struct out_row *row, struct field_val *v) \
+	{ (void)row; STR(v, text); }
 /* an address (format_ip) or "addr:port" (format_endpoint) of one end */
 #define GET_ADDR(name, format, remote) \
 	static void name(const struct out_row *row, struct field_val *v) \
@@ -181,11 +185,7 @@ const struct record_kind *event_record(int type)
 /* a connection's record */
 #define CONN(row) ((const struct conn_record *)(row)->rec)
 
-static void get_connection(const struct out_row *row, struct field_val *v)
-{
-	(void)row;
-	STR(v, "connection");
-}
+GET_CONST(get_connection, "connection")
 
 GET_STR(get_source, ka_source_name(CONN(row)->ka_source))
 GET_NUM(get_idle, CONN(row)->idle_ms / 1000)
@@ -242,14 +242,26 @@ static const struct field connection_fields[] = {
 
 const struct record_kind connection_record = RECORD_KIND(connection_fields);
 
+/* the end of the summary */
+#define SUMMARY(row) ((const struct summary_counts *)(row)->rec)
+
+GET_CONST(get_summary, "summary")
+
+GET_NUM(get_connections, SUMMARY(row)->connections)
+GET_NUM(get_not_shown, SUMMARY(row)->not_shown)
+
+static const struct field summary_fields[] = {
+	{ "event", NULL, 0, false, get_summary },
+	{ "connections", NULL, 0, false, get_connections },
+	{ "not_shown", NULL, 0, false, get_not_shown },
+};
+
+const struct record_kind summary_record = RECORD_KIND(summary_fields);
+
 /* what was lost */
 #define LOST(row) ((const struct lost_counts *)(row)->rec)
 
-static void get_lost(const struct out_row *row, struct field_val *v)
-{
-	(void)row;
-	STR(v, "lost");
-}
+GET_CONST(get_lost, "lost")
 
 GET_NUM(get_ringbuf_lost, LOST(row)->ringbuf_lost)
 GET_NUM(get_untracked, LOST(row)->untracked_connections)

@@ -18,6 +18,13 @@ const struct record_kind *event_record(int type);
  * (.rec: struct conn_record; .ctx: a __u64, the time it ended or now). */
 extern const struct record_kind connection_record;
 
+/* The end of watch's summary (.rec: struct summary_counts). */
+struct summary_counts {
+	__u64 connections;	/* seen in the run: with an event */
+	__u64 not_shown;	/* of those, not in the summary */
+};
+extern const struct record_kind summary_record;
+
 /* What the observer lost (.rec: struct lost_counts). */
 struct lost_counts {
 	__u64 ringbuf_lost;		/* records dropped: the ring buffer was full */

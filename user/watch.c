@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The observer: load, attach, read events, summarize. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "aggregate.h"
@@ -21,12 +23,27 @@
 #include "snapshot.h"
 #include "watch.h"
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting, reopen_stats;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	exiting = 1;
+	if (sig == SIGHUP)
+		reopen_stats = 1;
+	else
+		exiting = 1;
+}
+
+/* SIGINT and SIGTERM end the run, SIGHUP reopens the stats file (after
+ * logrotate moved it). No SA_RESTART: the ring buffer's epoll_wait()
+ * returns EINTR, and the loop sees the flag at once. */
+static void catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 struct watch_run {
@@ -39,7 +56,51 @@ struct watch_run {
 	struct out_ctx out;
 	struct conn_table conns;
 	bool out_of_memory;
+	/* --stats-file: a record per connection as it ends */
+	const char *stats_path;		/* NULL: none; "-": stdout */
+	int stats_fd;
+	int stats_errno;		/* the first write error, 0 if none */
 };
+
+/* Open (again, after SIGHUP) the stats file for appending; -1 with one
+ * line on stderr. */
+static int open_stats(struct watch_run *run)
+{
+	int fd;
+
+	if (!strcmp(run->stats_path, "-")) {
+		run->stats_fd = STDOUT_FILENO;
+		return 0;
+	}
+	fd = open(run->stats_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		fprintf(stderr, "tcpkawatch: cannot write the stats file '%s': %s\n",
+			run->stats_path, strerror(errno));
+		return -1;
+	}
+	if (run->stats_fd >= 0)
+		close(run->stats_fd);
+	run->stats_fd = fd;
+	return 0;
+}
+
+static void close_stats(struct watch_run *run)
+{
+	if (run->stats_fd > STDOUT_FILENO)
+		close(run->stats_fd);
+	run->stats_fd = -1;
+}
+
+/* A connection ended: its record to the stats file, then out of memory
+ * unless the summary keeps it. */
+static void connection_ended(struct watch_run *run, struct conn_record *r)
+{
+	if (run->stats_fd >= 0 && out_stats_record(run->stats_fd, r) && !run->stats_errno) {
+		run->stats_errno = errno;
+		fprintf(stderr, "tcpkawatch: writing the stats file: %s\n", strerror(errno));
+	}
+	conn_table_retire(&run->conns, r);
+}
 
 static void refresh_owners(struct watch_run *run, __u64 now)
 {
@@ -75,6 +136,7 @@ static void find_owner(struct watch_run *run, struct ka_event *e)
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct watch_run *run = ctx;
+	struct conn_record *r;
 	struct ka_event e;
 
 	if (size < sizeof(e))
@@ -83,8 +145,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 	/* Opened before we attached: the owner found at an earlier event,
 	 * else the process holding the socket's inode now. */
 	if (!e.pid) {
-		const struct conn_record *r = conn_table_find_open(&run->conns, e.sk, e.netns);
-
+		r = conn_table_find_open(&run->conns, e.sk, e.netns);
 		if (r && r->pid) {
 			e.pid = r->pid;
 			memcpy(e.comm, r->comm, sizeof(e.comm));
@@ -94,7 +155,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 	}
 	if (run->filter_pid && e.pid != run->filter_pid)
 		return 0;
-	if (!conn_table_update(&run->conns, &e) && !run->out_of_memory) {
+	r = conn_table_update(&run->conns, &e);
+	if (!r && !run->out_of_memory) {
 		run->out_of_memory = true;
 		fprintf(stderr, "tcpkawatch: out of memory: summary incomplete\n");
 	}
@@ -102,6 +164,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		run->sink->event(run->sink->ctx, &e);
 	else
 		out_event(&run->out, &e);
+	if (r && r->end != END_OPEN)
+		connection_ended(run, r);
 	return 0;
 }
 
@@ -240,6 +304,11 @@ static int event_loop(struct watch_run *run, struct watch_bpf *skel, struct ring
 		int err = ring_buffer__poll(rb, 100);
 		__u64 now;
 
+		if (reopen_stats) {
+			reopen_stats = 0;
+			if (run->stats_path)
+				open_stats(run);	/* else the old file stays */
+		}
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "tcpkawatch: reading events: %s\n", strerror(-err));
 			return 1;
@@ -259,18 +328,16 @@ static int event_loop(struct watch_run *run, struct watch_bpf *skel, struct ring
 	return 0;
 }
 
-/* The end of a run: what is still queued, the summary, the stats file,
- * what was lost. */
+/* The end of a run: what is still queued, the summary, what was lost. */
 static void finish_run(struct watch_run *run, struct watch_bpf *skel, struct ring_buffer *rb,
-		       FILE *stats, __u64 *lost_seen)
+		       __u64 *lost_seen)
 {
 	struct lost_counts losses;
 
 	ring_buffer__consume(rb);	/* queued before the end: this run's */
-	if (!run->sink)
-		out_summary(&run->out, &run->conns, monotonic_ns());
-	if (stats)
-		out_stats_file(stats, &run->conns);
+	if (!run->sink)	/* what went to stdout as it ended is not repeated */
+		out_summary(&run->out, &run->conns, monotonic_ns(),
+			    run->stats_fd == STDOUT_FILENO);
 	losses = read_losses(skel);
 	if (!run->sink)
 		out_lost(&run->out, &losses);
@@ -286,29 +353,25 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 			.f = stdout, .json = opts->json,
 			.endpoint_width = endpoint_width(opts->filter.family),
 		},
+		.stats_path = opts->stats_file,
+		.stats_fd = -1,
 	};
 	struct enforce_session *enforcer = NULL;
 	struct lost_counts losses = {};
 	struct ring_buffer *rb = NULL;
 	struct watch_bpf *skel = NULL;
 	__u64 lost_seen = 0;
-	FILE *stats = NULL;
 	int err = 1;
 
 	if (check_kernel_support())
 		return 1;
-	if (opts->stats_file) {
-		stats = fopen(opts->stats_file, "a");
-		if (!stats) {
-			fprintf(stderr, "tcpkawatch: cannot write the stats file '%s': %s\n",
-				opts->stats_file, strerror(errno));
-			return 1;
-		}
-	}
+	if (run.stats_path && open_stats(&run))
+		return 1;
 	skel = load_observer(opts);
 	if (!skel)
 		goto out;
-	if (conn_table_init(&run.conns, 4096)) {
+	/* export and top keep no summary */
+	if (conn_table_init(&run.conns, 4096, sink ? 0 : SUMMARY_KEEP)) {
 		fprintf(stderr, "tcpkawatch: out of memory\n");
 		goto out;
 	}
@@ -331,21 +394,19 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 		if (!enforcer)
 			goto out;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	catch_signals();
 	say_ready(opts, sink, enforcer);
 	if (!sink)
 		out_header(&run.out);
 	/* running: a signal from now on is a clean end */
 	err = event_loop(&run, skel, rb, opts->duration_s, &losses, &lost_seen);
-	finish_run(&run, skel, rb, stats, &lost_seen);
+	finish_run(&run, skel, rb, &lost_seen);
+	if (run.stats_errno)
+		err = 1;
 out:
 	enforce_detach(enforcer, true);
 	ring_buffer__free(rb);
-	if (stats && fclose(stats)) {
-		fprintf(stderr, "tcpkawatch: writing the stats file: %s\n", strerror(errno));
-		err = 1;
-	}
+	close_stats(&run);
 	watch_bpf__destroy(skel);
 	conn_table_free(&run.conns);
 	owner_table_free(run.owners);

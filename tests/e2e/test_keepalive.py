@@ -1,6 +1,9 @@
 """Keepalive probes, answers and keepalive deaths, against nstat."""
 import json
 import os
+import shutil
+import signal
+import tempfile
 
 from ka import HeldConns, Netns, Peer, TestFailure, Watch, check, check_schema, run, wait_until
 
@@ -103,38 +106,67 @@ def test_keepalive_answered():
               and summary[0]["answers"] >= 3, f"summary {summary}")
 
 
+def read_records(path):
+    """The whole lines of a stats file (a half line would fail json)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
 def test_stats_file():
-    """--stats-file: one JSON line per finished connection, with its cause."""
-    path = f"/tmp/tkw-stats-{os.getpid()}.jsonl"
+    """--stats-file: each connection's record as it ends, in the file while
+    tcpkawatch runs; SIGHUP reopens it (logrotate); a SIGKILL loses nothing
+    that had ended."""
+    tmp = tempfile.mkdtemp(prefix="tkw-stats-")
+    path, rotated = os.path.join(tmp, "conns.jsonl"), os.path.join(tmp, "conns.jsonl.1")
     try:
         with Netns() as ns, Watch("-N", ns.inode, "--stats-file", path) as w:
             ns.blackhole_after_handshake(5020)
             dead = open_pair(ns, 5020)
             alive = open_pair(ns, 5021, server_args=(), client_args=KA)
             w.wait(lambda e: e["event"] == "death", 15, "two deaths", count=2)
+            records = wait_until(lambda: len(read_records(path)) == 2 and read_records(path), 5,
+                                 "both deaths' records in the file while tcpkawatch runs")
+            by_port = {r["lport"]: r for r in records}
+            check(set(by_port) == {5020, dead[2]}, f"records {records}")
+            for r in records:
+                check(r["end"] == "death" and r["cause"] == "keepalive" and r["probes_sent"] == 2
+                      and r["ka_idle_s"] == 1 and r["ka_cnt"] == 2 and r["ka_source"] == "app",
+                      f"death record {r}")
+            os.rename(path, rotated)
+            w.proc.send_signal(signal.SIGHUP)
+            wait_until(lambda: os.path.exists(path), 5, "SIGHUP to reopen the stats file")
             w.wait(lambda e: e["event"] == "answered", 10, "an answer")
             alive[1].stop()
             alive[0].stop()
             ns.wait_no_connections()
-            check(w.stop() == 0, "exit code")
-        with open(path) as f:
-            records = [json.loads(line) for line in f]
-        check_schema(records)
-        by_port = {r["lport"]: r for r in records}
-        check(len(records) == 3 and set(by_port) == {5020, dead[2], alive[2]},
-              f"records {records}")
-        for port in (5020, dead[2]):
-            r = by_port[port]
-            check(r["end"] == "death" and r["cause"] == "keepalive" and r["probes_sent"] == 2
-                  and r["ka_idle_s"] == 1 and r["ka_cnt"] == 2 and r["ka_source"] == "app",
-                  f"death record {r}")
-        r = by_port[alive[2]]
-        check(r["end"] == "closed" and r["answers"] >= 1 and r["pid"] == alive[1].pid,
-              f"closed record {r}")
+            closed = wait_until(lambda: read_records(path), 5, "the closed record in the new file")
+            check(len(closed) == 1 and closed[0]["end"] == "closed" and closed[0]["answers"] >= 1
+                  and closed[0]["pid"] == alive[1].pid, f"closed record {closed}")
+            w.proc.kill()
+            w.proc.wait(timeout=10)
+        check(len(read_records(rotated)) == 2 and len(read_records(path)) == 1,
+              "the records kept after SIGKILL")
+        check_schema(read_records(rotated) + read_records(path))
     finally:
-        if os.path.exists(path):
-            os.unlink(path)
+        shutil.rmtree(tmp, ignore_errors=True)
 
+
+def test_stats_to_stdout():
+    """--stats-file - with --json: the records among the events as each
+    connection ends; the summary at exit does not repeat them."""
+    with Netns() as ns, Watch("-N", ns.inode, "--stats-file", "-") as w:
+        ns.blackhole_after_handshake(5022)
+        open_pair(ns, 5022)
+        w.wait(lambda e: e["event"] == "connection", 15, "both records before the end", count=2)
+        ns.wait_no_connections()
+        check(w.stop() == 0, "exit code")
+    kinds = [e["event"] for e in w.events() if e["event"] in ("death", "connection", "summary")]
+    check(kinds.count("connection") == 2 and kinds[-1] == "summary"
+          and kinds.index("death") < kinds.index("connection"), f"order {kinds}")
+    summary = w.events("summary")[0]
+    check(summary["connections"] == 2 and summary["not_shown"] == 2, f"summary {summary}")
 
 def test_ring_buffer_losses_counted():
     """A ring buffer of one page and 2,000 first probes within milliseconds:

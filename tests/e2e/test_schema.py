@@ -33,7 +33,7 @@ def test_schema_every_kind_of_record():
             check(w.stop() == 0, "exit code")  # checks every record it wrote
         with open(path) as f:
             check_schema([json.loads(line) for line in f])
-        missing = {"probe", "answered", "death", "connection", "socket"} - SCHEMA_KINDS_SEEN
+        missing = {"probe", "answered", "death", "connection", "summary", "socket"} - SCHEMA_KINDS_SEEN
         check(not missing, f"kinds of record never seen: {missing}")
     finally:
         if os.path.exists(path):

@@ -13,13 +13,23 @@ static struct ka_event ev(__u8 type, __u64 sk, __u32 netns, __u8 probes)
 	return e;
 }
 
+static size_t count_records;
+
+static void count_record(void *ctx, const struct conn_record *r)
+{
+	(void)ctx;
+	(void)r;
+	count_records++;
+}
+
 int main(void)
 {
 	struct conn_table tab;
 	struct conn_record *r, *r2;
+	size_t ended_right = 0;
 	struct ka_event e;
 
-	CHECK(!conn_table_init(&tab, 7));
+	CHECK(!conn_table_init(&tab, 7, 2));	/* the summary keeps 2 ended */
 
 	/* probes, an answer, more probes, a keepalive death */
 	e = ev(EV_PROBE, 0xA, 1, 1);
@@ -40,7 +50,7 @@ int main(void)
 	e = ev(EV_PROBE, 0xA, 2, 1);
 	r2 = conn_table_update(&tab, &e);
 	REQUIRE(r2);
-	CHECK(r2 != r && tab.n == 2);
+	CHECK(r2 != r && tab.seen == 2 && tab.open == 2);
 
 	e = ev(EV_DEATH, 0xA, 1, 2);
 	e.cause = CAUSE_KEEPALIVE;
@@ -48,16 +58,18 @@ int main(void)
 	CHECK(conn_table_update(&tab, &e) == r);
 	CHECK(r->end == END_DEATH && r->cause == CAUSE_KEEPALIVE && r->err == 110);
 	CHECK(!conn_table_find_open(&tab, 0xA, 1));
-	CHECK(conn_table_find_open(&tab, 0xA, 2) == r2);
+	CHECK(conn_table_find_open(&tab, 0xA, 2) == r2 && tab.open == 1);
+	conn_table_retire(&tab, r);	/* kept: 1 of 2 */
 
 	/* the address reused by a new socket: a new record */
 	e = ev(EV_PROBE, 0xA, 1, 1);
 	r2 = conn_table_update(&tab, &e);
 	REQUIRE(r2);
-	CHECK(r2 != r && tab.n == 3 && r2->probes_sent == 1);
+	CHECK(r2 != r && tab.seen == 3 && r2->probes_sent == 1);
 	e = ev(EV_CLOSE, 0xA, 1, 0);
 	conn_table_update(&tab, &e);
 	CHECK(r2->end == END_CLOSED);
+	conn_table_retire(&tab, r2);	/* kept: 2 of 2 */
 
 	/* an unknown owner is taken from a later event that knows it */
 	e = ev(EV_PROBE, 0xB, 1, 1);
@@ -75,10 +87,23 @@ int main(void)
 		e = ev(EV_PROBE, sk, 3, 1);
 		conn_table_update(&tab, &e);
 	}
-	CHECK(tab.n == 1004);
+	CHECK(tab.seen == 1004 && tab.open == 1002);
 	CHECK(conn_table_find_open(&tab, 577, 3) && conn_table_find_open(&tab, 577, 3)->sk == 577);
 	CHECK(!conn_table_find_open(&tab, 577, 4));
+
+	/* ending connections past the summary's keep: freed and counted */
+	for (__u64 sk = 100; sk < 1100; sk++) {
+		e = ev(EV_DEATH, sk, 3, 0);
+		r = conn_table_update(&tab, &e);
+		ended_right += r && r->end == END_DEATH;
+		if (r)
+			conn_table_retire(&tab, r);
+	}
+	CHECK(ended_right == 1000 && tab.open == 2 && tab.n_ended == 2 && tab.not_kept == 1000);
+	count_records = 0;
+	conn_table_for_each(&tab, count_record, NULL);
+	CHECK(count_records == 4);	/* 2 kept, 2 open */
 	conn_table_free(&tab);
-	CHECK(tab.n == 0 && !tab.all);
+	CHECK(tab.open == 0 && !tab.ended && !tab.buckets);
 	return unit_done("aggregate");
 }

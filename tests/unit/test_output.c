@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "output.h"
 #include "unit.h"
 
@@ -43,8 +44,12 @@ static struct ka_event death_event(void)
 int main(void)
 {
 	struct ka_event e = death_event();
+	struct conn_record *dead;
 	struct conn_table tab;
+	char line[1024];
 	struct out_ctx o;
+	int fds[2];
+	ssize_t n;
 	char *s;
 
 	o = ctx(true);
@@ -98,37 +103,51 @@ int main(void)
 	CHECK(len == 0);
 	free(s);
 
-	conn_table_init(&tab, 16);
+	conn_table_init(&tab, 16, 1);
 	e = death_event();
 	e.type = EV_PROBE;
 	conn_table_update(&tab, &e);
 	e = death_event();
-	conn_table_update(&tab, &e);
+	dead = conn_table_update(&tab, &e);
+	REQUIRE(dead && dead->end == END_DEATH);
+
+	/* the stats file: the record of a connection as it ends, one line */
+	REQUIRE(!pipe(fds));
+	CHECK(!out_stats_record(fds[1], dead));
+	close(fds[1]);
+	n = read(fds[0], line, sizeof(line) - 1);
+	close(fds[0]);
+	line[n > 0 ? n : 0] = '\0';
+	CHECK(!strncmp(line, "{\"event\":\"connection\",", 22) && strstr(line, "\"end\":\"death\"") &&
+	      strchr(line, '\n') == line + strlen(line) - 1);
+	conn_table_retire(&tab, dead);
+
 	o = ctx(true);
-	out_summary(&o, &tab, 9000000000ULL);
+	out_summary(&o, &tab, 9000000000ULL, false);
 	out_lost(&o, &(struct lost_counts){ 0 });
 	s = finish(&o);
 	CHECK(strstr(s, "{\"event\":\"connection\",\"netns\":4026531840,") == s);
 	CHECK(strstr(s, "\"ka_source\":\"enforced\",\"ka_idle_s\":0,\"ka_intvl_s\":0,\"ka_cnt\":2,"
 			"\"user_timeout_ms\":0,\"probes_sent\":1,\"answers\":0,\"unanswered\":2,\"end\":\"death\","
 			"\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"lifetime_ms\":5100}\n"));
+	CHECK(strstr(s, "{\"event\":\"summary\",\"connections\":1,\"not_shown\":0}\n"));
 	CHECK(!strstr(s, "lost"));
 	free(s);
 
-	/* the stats file: finished connections only, the same records */
+	/* a second connection still open; the summary keeps one ended */
 	e = death_event();
 	e.type = EV_PROBE;
 	e.sk = 0xB;
 	conn_table_update(&tab, &e);
 	o = ctx(true);
-	out_stats_file(o.f, &tab);
+	out_summary(&o, &tab, 9000000000ULL, true);	/* the ended went to stdout */
 	s = finish(&o);
-	CHECK(!strncmp(s, "{\"event\":\"connection\",", 22) && strstr(s, "\"end\":\"death\"") &&
-	      !strchr(strchr(s, '\n') + 1, '\n'));
+	CHECK(strstr(s, "\"end\":\"open\"") && !strstr(s, "\"end\":\"death\"") &&
+	      strstr(s, "{\"event\":\"summary\",\"connections\":2,\"not_shown\":1}\n"));
 	free(s);
 
 	o = ctx(false);
-	out_summary(&o, &tab, 9000000000ULL);
+	out_summary(&o, &tab, 9000000000ULL, false);
 	out_lost(&o, &(struct lost_counts){ 3, 1, 2 });
 	s = finish(&o);
 	CHECK(strstr(s, "SUMMARY: 2 connection(s) seen\n"));
