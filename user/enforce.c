@@ -170,19 +170,20 @@ static void parse_enforce_args(int argc, char **argv, struct enforce_opts *o)
 	p->intvl_s = 10;
 	p->cnt = 6;
 	parse_command(&argp, "tcpkawatch enforce", argc, argv, o);
-	if (o->user_timeout_auto)
-		p->user_timeout_ms = (p->idle_s + p->intvl_s * p->cnt) * 1000;
+	if (o->user_timeout_auto) {
+		/* do_tcp_setsockopt() takes an int: refuse what it would
+		 * refuse now, not after idle, intvl and cnt were set */
+		__u64 ms = ((__u64)p->idle_s + (__u64)p->intvl_s * p->cnt) * 1000;
+
+		if (ms > INT_MAX)
+			usage_error("--user-timeout auto: (idle + intvl * cnt) s is %llu ms, over 2147483647",
+				    (unsigned long long)ms);
+		p->user_timeout_ms = ms;
+	}
 	if (o->pin && o->action != ACT_RUN)
 		usage_error("--pin goes with a policy, not with --status or --off");
 }
 
-static volatile sig_atomic_t exiting;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	exiting = 1;
-}
 
 /* The cgroup to attach to: --cgroup, checked to be a cgroup v2 directory,
  * else the root of the cgroup v2 hierarchy as /proc/mounts gives it. Its
@@ -490,7 +491,8 @@ static int enforce(struct enforce_opts *o)
 {
 	struct enforce_policy *p = &o->policy;
 	struct enforce_session *s = enforce_attach(p, o->cgroup, o->existing);
-	int err = 1, cfd;
+	int err = 1, cfd, sig;
+	sigset_t stop;
 
 	if (!s)
 		return 1;
@@ -514,13 +516,17 @@ static int enforce(struct enforce_opts *o)
 		err = 0;
 		goto out;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	/* Blocked and waited for: a signal at any moment ends the run, once
+	 * (a handler and pause() would miss one arriving just before). */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
 	fprintf(stderr, "Enforcing TCP keepalive ");
 	describe(stderr, p);
 	fprintf(stderr, " on connections established from now on. Ctrl-C to end.\n");
-	while (!exiting)
-		pause();
+	while (sigwait(&stop, &sig))
+		;
 	enforce_detach(s, true);
 	return 0;
 out:

@@ -264,6 +264,9 @@ def test_bad_values():
     for args, word in ((["--idle", 0], "idle"), (["--intvl", 32768], "intvl"),
                        (["--cnt", 128], "cnt"), (["--user-timeout", -1], "user timeout"),
                        (["--user-timeout", 2147483648], "user timeout"),
+                       # (32767 + 32767 * 127) s: past the int do_tcp_setsockopt() takes
+                       (["--idle", 32767, "--intvl", 32767, "--cnt", 127, "--user-timeout",
+                         "auto"], "--user-timeout auto"),
                        (["--port", 0], "port"), (["--cgroup", "/nonexistent"], "/nonexistent"),
                        (["--cgroup", "/tmp"], "cgroup v2"), (["--status", "--off"], "--off"),
                        (["--bogus"], "--bogus")):
