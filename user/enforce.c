@@ -246,6 +246,7 @@ static int walk_existing(void *ctx, __u32 netns)
 static int enforce_existing(struct enforce_bpf *skel)
 {
 	struct bpf_link *iter = bpf_program__attach_iter(skel->progs.ka_enforce_existing, NULL);
+	struct netns_skipped skipped;
 	int walked;
 
 	if (!iter) {
@@ -253,8 +254,9 @@ static int enforce_existing(struct enforce_bpf *skel)
 			"(iter/tcp needs Linux 5.9 or later)\n", strerror(errno));
 		return -1;
 	}
-	walked = for_each_netns(0, walk_existing, iter);
+	walked = for_each_netns(0, walk_existing, iter, &skipped);
 	bpf_link__destroy(iter);
+	netns_skipped_warn(&skipped);
 	return walked;
 }
 

@@ -59,6 +59,7 @@ struct exporter {
 	size_t n, cap;
 	struct lost_counts lost;
 	__u64 tick_ns;		/* the observer's last tick; 0 before the first */
+	unsigned int netns_skipped;	/* by the last scrape (HTTP thread only) */
 };
 
 /* Gauges of one scrape, per namespace. */
@@ -218,15 +219,19 @@ static void scrape_one(void *ctx, const struct list_record *r, __u32 netns)
 static void write_metrics(FILE *f, struct exporter *ex)
 {
 	struct scrape sc = { .conn_left = ex->per_conn_max };
+	struct netns_skipped skipped;
 	struct lost_counts lost;
 	char *conn_buf = NULL;
 	size_t conn_len = 0;
 
 	if (ex->per_conn_max)
 		sc.conn_series = open_memstream(&conn_buf, &conn_len);
-	snapshot_walk(ex->snap, 0, scrape_one, &sc);
+	snapshot_walk(ex->snap, 0, scrape_one, &sc, &skipped);
 	if (sc.conn_series)
 		fclose(sc.conn_series);
+	if (skipped.count != ex->netns_skipped)	/* said once, not every scrape */
+		netns_skipped_warn(&skipped);
+	ex->netns_skipped = skipped.count;
 
 	write_counters(f, ex, &lost);
 	metric_head(f, "tcpkawatch_established_connections", "gauge",
@@ -241,6 +246,9 @@ static void write_metrics(FILE *f, struct exporter *ex)
 	for (size_t i = 0; i < sc.n; i++)
 		fprintf(f, "tcpkawatch_probing_connections{netns=\"%u\"} %llu\n", sc.ns[i].netns,
 			(unsigned long long)sc.ns[i].probing);
+	metric_head(f, "tcpkawatch_netns_skipped", "gauge",
+		    "Network namespaces this scrape could not enter: their connections are not counted.");
+	fprintf(f, "tcpkawatch_netns_skipped %u\n", skipped.count);
 	if (ex->per_conn_max) {
 		metric_head(f, "tcpkawatch_connection_unanswered_probes", "gauge",
 			    "Unanswered keepalive probes of one connection (--per-connection).");

@@ -176,6 +176,7 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 static int list(const struct list_opts *o)
 {
 	struct list_run run = { .opts = o, .observer_fd = -1 };
+	struct netns_skipped skipped;
 	struct snapshot *snap;
 	int err;
 
@@ -191,8 +192,9 @@ static int list(const struct list_opts *o)
 	run.observer_fd = observer_conns_fd(sizeof(struct conn_state));
 	print_header(o->format, o->filter.family);
 	fflush(stdout);
-	err = snapshot_walk(snap, o->filter.netns, list_one, &run);
+	err = snapshot_walk(snap, o->filter.netns, list_one, &run, &skipped);
 	flush_out(&run);
+	netns_skipped_warn(&skipped);
 	if (run.write_errno) {
 		fprintf(stderr, "tcpkawatch: writing the list: %s\n", strerror(run.write_errno));
 		err = -1;

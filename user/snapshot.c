@@ -81,11 +81,12 @@ static int walk_netns(void *ctx, __u32 netns)
 	return -1;
 }
 
-int snapshot_walk(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx)
+int snapshot_walk(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx,
+		  struct netns_skipped *skipped)
 {
 	struct walk w = { .s = s, .cb = cb, .ctx = ctx };
 
-	return for_each_netns(netns, walk_netns, &w) < 0 ? -1 : 0;
+	return for_each_netns(netns, walk_netns, &w, skipped) < 0 ? -1 : 0;
 }
 
 static void add_owner(void *ctx, const void *rec)

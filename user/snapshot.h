@@ -4,6 +4,7 @@
 #define SNAPSHOT_H
 #include <stdbool.h>
 #include <linux/types.h>
+#include "netns.h"
 #include "tcpkawatch.h"
 
 struct snapshot;
@@ -12,9 +13,11 @@ typedef void (*snapshot_cb)(void *ctx, const struct list_record *r, __u32 netns)
 /* Load and attach the iterator; NULL with one line on stderr on failure.
  * with_inode: fill list_record.ino (a cache miss a socket). */
 struct snapshot *snapshot_open(bool with_inode);
-/* Calls cb for every socket of every namespace (only netns, if not 0).
+/* Calls cb for every socket of every namespace (only netns, if not 0);
+ * the namespaces it could not enter are in *skipped (netns.h).
  * 0, or -1 with one line on stderr. */
-int snapshot_walk(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx);
+int snapshot_walk(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx,
+		  struct netns_skipped *skipped);
 /* Which process holds which socket, from the kernel in one pass (for
  * sockets of all namespaces; owner_table_free() it), keyed by struct
  * socket address: list_record.sock, ka_event.sock. */

@@ -30,6 +30,7 @@ struct top {
 	struct top_row *rows;
 	size_t n, cap;
 	size_t scroll;
+	struct netns_skipped skipped;	/* by the last snapshot */
 	struct timespec last_draw;
 	bool screen;
 };
@@ -84,6 +85,9 @@ static void draw(struct top *t, const struct lost_counts *l)
 		printw(" %s %llu", cause_name(c), (unsigned long long)t->deaths[c]);
 	if (lost)
 		printw("   LOST %llu", (unsigned long long)lost);
+	if (t->skipped.count)
+		mvprintw(y++, 0, "could not enter %u network namespace(s) (%s: %s): not shown",
+			 t->skipped.count, t->skipped.first, strerror(t->skipped.first_errno));
 	y++;
 	attron(A_REVERSE);
 	record_titles(line, &socket_record, width)[-1] = '\0';	/* the '\n' */
@@ -138,7 +142,7 @@ static bool top_tick(void *ctx, const struct lost_counts *l)
 	if (now.tv_sec != t->last_draw.tv_sec || redraw) {
 		if (now.tv_sec != t->last_draw.tv_sec) {
 			t->n = 0;
-			snapshot_walk(t->snap, 0, collect, t);
+			snapshot_walk(t->snap, 0, collect, t, &t->skipped);
 			owner_table_free(t->owners);
 			t->owners = snapshot_owners(t->snap);
 			qsort(t->rows, t->n, sizeof(*t->rows), by_risk);

@@ -139,3 +139,34 @@ def test_list_at_risk_and_formats():
                            text=True, timeout=30)
         check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, "bad --state")
         del ka_pair
+
+
+def test_list_says_what_it_could_not_enter():
+    """Without CAP_SYS_ADMIN, setns() into another network namespace fails:
+    list still lists its own namespace, and says, once on stderr, how many
+    namespaces it left out; as root it enters them all and says nothing."""
+    with Netns() as ns:
+        server = subprocess.Popen(["ip", "netns", "exec", ns.name, "python3", "-c",
+                                   "import socket, time; s = socket.socket(); "
+                                   "s.bind(('127.0.0.1', 4099)); s.listen(); time.sleep(120)"])
+        try:
+            wait_until(lambda: "4099" in run("ss", "-Htln", ns=ns).stdout, 30, "the listener")
+            full = subprocess.run([TCPKAWATCH, "list", "--json"], capture_output=True,
+                                  text=True, timeout=60)
+            check(full.returncode == 0 and "could not" not in full.stderr,
+                  f"as root: rc {full.returncode} {full.stderr!r}")
+            check(any(json.loads(r)["netns"] == ns.inode for r in full.stdout.splitlines()),
+                  "as root: the namespace's listener is missing")
+            limited = subprocess.run(["setpriv", "--inh-caps=-sys_admin",
+                                      "--bounding-set=-sys_admin", TCPKAWATCH, "list", "--json"],
+                                     capture_output=True, text=True, timeout=60)
+            said = [line for line in limited.stderr.splitlines() if "could not" in line]
+            check(limited.returncode == 0 and len(said) == 1
+                  and "network namespace" in said[0] and "Operation not permitted" in said[0],
+                  f"without CAP_SYS_ADMIN: rc {limited.returncode} {limited.stderr!r}")
+            check(not any(json.loads(r)["netns"] == ns.inode
+                          for r in limited.stdout.splitlines()),
+                  "without CAP_SYS_ADMIN it listed a namespace it said it left out")
+        finally:
+            server.kill()
+            server.wait()
