@@ -4,8 +4,12 @@
  *
  * The kernel has no keepalive tracepoint, so probes are seen around the
  * keepalive timer callback (timer_expire_entry/exit, filtered to
- * tcp_keepalive_timer): icsk_probes_out one higher at exit means a probe
- * went out. Deaths are seen at the transition to TCP_CLOSE: every kernel
+ * tcp_keepalive_timer): icsk_probes_out one higher when the callback
+ * re-arms the timer (timer_start, still under the socket's lock) means a
+ * probe went out. Not at exit: tcp_keepalive_timer() unlocks the socket
+ * first, and a segment from the peer processed on another CPU meanwhile
+ * (its own probe, when both ends probe at the same time) puts
+ * icsk_probes_out back to 0 in tcp_ack(). Deaths are seen at the transition to TCP_CLOSE: every kernel
  * teardown goes through tcp_done_with_error(), which sets sk_err before
  * tcp_done() -> tcp_set_state(TCP_CLOSE), also for orphaned sockets,
  * while an application's own close or disconnect reaches TCP_CLOSE with
@@ -96,6 +100,8 @@ struct timer_slot {
 	__u64 sk;
 	__u8 probes_before;
 	__u8 closed;	/* in TCP_CLOSE at entry, or reached it in the callback */
+	__u8 rearmed;	/* the callback re-armed the timer: probes_rearm is set */
+	__u8 probes_rearm;
 };
 
 
@@ -255,12 +261,33 @@ int BPF_PROG(ka_timer_entry, struct timer_list *timer)
 	key = (__u64)sk;
 	slot->sk = key;
 	slot->closed = BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE;
+	slot->rearmed = 0;
 	slot->probes_before = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_probes_out);
 	if (slot->probes_before)
 		return 0;
 	cs = bpf_map_lookup_elem(&conns, &key);
 	if (cs)
 		check_answered(sk, cs, 0);
+	return 0;
+}
+
+/* The callback re-arms its timer (inet_csk_reset_keepalive_timer()) after
+ * every probe, with the socket still locked: icsk_probes_out as the callback
+ * left it. timer_start fires with the timer base's lock held and
+ * interrupts off (enqueue_timer()), so this program never nests. */
+SEC("tp_btf/timer_start")
+int BPF_PROG(ka_timer_start, struct timer_list *timer)
+{
+	struct cpu_state *cpu;
+
+	if (timer->function != (void *)&tcp_keepalive_timer)
+		return 0;
+	cpu = this_cpu();
+	if (!cpu || cpu->timer.sk != (__u64)timer_sock(timer))
+		return 0;	/* armed elsewhere than in its own callback */
+	cpu->timer.rearmed = 1;
+	cpu->timer.probes_rearm = BPF_CORE_READ((struct inet_connection_sock *)timer_sock(timer),
+						icsk_probes_out);
 	return 0;
 }
 
@@ -286,10 +313,11 @@ int BPF_PROG(ka_timer_exit, struct timer_list *timer)
 	slot->sk = 0;
 	/* A socket closed before or in the callback may be freed by its
 	 * final sock_put() at the end of tcp_keepalive_timer(): not read
-	 * here. Only a live socket can have sent a probe. */
-	if (slot->closed)
+	 * here. Only a live socket can have sent a probe, and re-armed its
+	 * timer after it (holding the socket for it). */
+	if (slot->closed || !slot->rearmed)
 		return 0;
-	probes_out = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_probes_out);
+	probes_out = slot->probes_rearm;
 	if (probes_out != slot->probes_before + 1)
 		return 0;
 

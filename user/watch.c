@@ -194,6 +194,7 @@ static __u64 hook_misses(struct watch_bpf *skel)
 	__u64 reset_taken = percpu_counter_sum(fd, CNT_RESET_TAKEN);
 
 	return recursion_misses(skel->progs.ka_timer_entry) +
+	       recursion_misses(skel->progs.ka_timer_start) +
 	       recursion_misses(skel->progs.ka_timer_exit) +
 	       (state > state_taken ? state - state_taken : 0) +
 	       (reset > reset_taken ? reset - reset_taken : 0);
@@ -227,12 +228,12 @@ static void warn_lost(const struct lost_counts *l, __u64 *seen)
 static int attach_all(struct watch_bpf *skel)
 {
 	struct bpf_program *progs[] = {
-		skel->progs.ka_timer_entry, skel->progs.ka_timer_exit,
+		skel->progs.ka_timer_entry, skel->progs.ka_timer_start, skel->progs.ka_timer_exit,
 		skel->progs.ka_set_state, skel->progs.ka_state_nested,
 		skel->progs.ka_receive_reset, skel->progs.ka_reset_nested,
 	};
 	struct bpf_link **links[] = {
-		&skel->links.ka_timer_entry, &skel->links.ka_timer_exit,
+		&skel->links.ka_timer_entry, &skel->links.ka_timer_start, &skel->links.ka_timer_exit,
 		&skel->links.ka_set_state, &skel->links.ka_state_nested,
 		&skel->links.ka_receive_reset, &skel->links.ka_reset_nested,
 	};

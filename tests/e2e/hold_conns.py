@@ -6,11 +6,18 @@ keepalive on both ends: the first probe after IDLE seconds, the next
 INTVL (default IDLE) seconds later; turned on as each connection opens,
 or with "together" for all in one tight loop once all are open, so that
 their first probes go out within a few milliseconds of each other (a
-burst: thousands of them overflow the loopback backlog). For make bench
-and the tests that need many connections at once.
+burst: thousands of them overflow the loopback backlog). With "split",
+the accepted ends go to a child process on CPU 1 and the connecting ends
+stay here on CPU 0, each turning keepalive on for its own: each end's
+keepalive timer runs on its own CPU, so both ends of a connection probe at
+the same moment on two CPUs. For make bench and the tests that need many
+connections at once.
 
-usage: hold_conns.py N PORT[,PORT...] [IDLE[,INTVL] [together]]"""
+usage: hold_conns.py N PORT[,PORT...] [IDLE[,INTVL] [together|split]]"""
+import ctypes
+import os
 import resource
+import signal
 import socket
 import sys
 
@@ -18,6 +25,7 @@ n, ports = int(sys.argv[1]), [int(p) for p in sys.argv[2].split(",")]
 ka = [int(x) for x in sys.argv[3].split(",")] if len(sys.argv) > 3 else []
 idle, intvl = (ka + ka)[:2] if ka else (0, 0)
 together = sys.argv[4:] == ["together"]
+split = sys.argv[4:] == ["split"]
 
 
 def keepalive(s):
@@ -42,10 +50,25 @@ for i in range(n):
     c = socket.create_connection(ls.getsockname())
     a, _ = ls.accept()
     held += [c, a]
-    if not together:
+    if not together and not split:
         keepalive(c)
         keepalive(a)
-if together:
+if split:
+    ready_r, ready_w = os.pipe()
+    child = os.fork()
+    side = held[1::2] if child == 0 else held[0::2]  # accepted ends / connecting ends
+    for s in held[0::2] if child == 0 else held[1::2]:
+        s.close()  # the other process holds these
+    if child == 0:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: ends with us
+    os.sched_setaffinity(0, {1 if child == 0 else 0})
+    for s in side:
+        keepalive(s)
+    if child == 0:
+        os.write(ready_w, b".")
+        signal.pause()
+    os.read(ready_r, 1)
+elif together:
     for s in held:
         keepalive(s)
 print("ready", flush=True)

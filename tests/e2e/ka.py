@@ -16,8 +16,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 TCPKAWATCH = os.environ.get("TCPKAWATCH", os.path.join(ROOT, "tcpkawatch"))
 BUILD = os.environ.get("TKW_BUILD", os.path.join(ROOT, "build"))  # make's OUTPUT
 PEER = os.path.join(HERE, "peer.py")
-WATCH_PROGS = ("ka_timer_entry", "ka_timer_exit", "ka_set_state", "ka_state_nested",
-               "ka_receive_reset", "ka_reset_nested")
+WATCH_PROGS = ("ka_timer_entry", "ka_timer_start", "ka_timer_exit", "ka_set_state",
+               "ka_state_nested", "ka_receive_reset", "ka_reset_nested")
 ENFORCE_PROGS = ("ka_enforce", "ka_app_sockopt")  # sockops, cgroup/setsockopt
 BPF_PROG_NAMES = WATCH_PROGS + ENFORCE_PROGS
 

@@ -195,3 +195,27 @@ def test_ring_buffer_losses_counted():
               f"nstat {sent} probes, {seen} events + {lost[0]['ringbuf_lost']} lost")
         check(any("warning: lost so far" in line for line in w.err),
               f"no warning on stderr: {w.err}")
+
+
+def test_probes_of_both_ends_at_once():
+    """Both ends of 300 connections probe each second at the same moment,
+    each end's timer on its own CPU: the peer's probe, processed on the
+    other CPU as soon as the keepalive callback unlocks the socket, puts
+    icsk_probes_out back to 0 (tcp_ack()) before timer_expire_exit. Every
+    probe must still be an event, equal to TcpExtTCPKeepAlive."""
+    if len(os.sched_getaffinity(0)) < 2:
+        raise TestFailure("needs 2 CPUs")
+    with Netns() as ns, Watch("-N", ns.inode, events_file=True) as w:
+        before = ns.nstat(COUNTERS[0])[COUNTERS[0]]
+        with HeldConns(ns, 300, (5500,), 1, "split") as held:
+            held.ready()
+            wait_until(lambda: ns.nstat(COUNTERS[0])[COUNTERS[0]] - before >= 3000, 30,
+                       "3000 probes (nstat)")
+        ns.wait_no_connections()
+        sent = ns.nstat(COUNTERS[0])[COUNTERS[0]] - before
+        try:
+            wait_until(lambda: len(w.events("probe")) >= sent, 10, f"{sent} probe events")
+        finally:
+            check(w.stop() == 0, "exit code")
+        check(len(w.events("probe")) == sent,
+              f"{len(w.events('probe'))} probe events, TcpExtTCPKeepAlive +{sent}")
