@@ -41,8 +41,9 @@ ALL_CFLAGS = $(TKW_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
 	-D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf -MMD -MP
 # libbpf is linked statically: one binary with the BPF object embedded;
-# libmicrohttpd (export's HTTP server) dynamically, as Debian ships it.
-LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses -lmicrohttpd -pthread
+# libmicrohttpd (export's HTTP server) and libcap (the capability checks)
+# dynamically, as Debian ships them.
+LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses -lmicrohttpd -lcap -pthread
 
 ifeq ($(V),1)
 Q :=

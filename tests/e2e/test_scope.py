@@ -94,7 +94,8 @@ def test_bad_input_one_line():
         check(p.returncode == 2 and len(lines) == 1 and word in lines[0] and not p.stdout,
               f"{args}: rc {p.returncode}, stderr {p.stderr!r}")
     p = run_cli("-d", "1", user=65534)
-    check(p.returncode == 1 and p.stderr.strip() == "tcpkawatch: must run as root (it loads BPF programs)",
+    check(p.returncode == 1 and p.stderr == "tcpkawatch: watch needs CAP_BPF and CAP_PERFMON "
+          "(missing: CAP_BPF and CAP_PERFMON); run as root or grant them\n",
           f"as nobody: rc {p.returncode} {p.stderr!r}")
     p = run_cli("--help")
     check(p.returncode == 0 and "EXAMPLES" in p.stdout and "--json" in p.stdout, "--help")
