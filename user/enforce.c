@@ -537,7 +537,8 @@ out:
  * pins' directory where it reads, writes or removes them. */
 static int check_enforce_privileges(const struct enforce_opts *o)
 {
-	unsigned int privs = PRIV_OBSERVE | PRIV_NET_ADMIN;
+	/* its object has no __ksym extern: no PRIV_KSYM */
+	unsigned int privs = PRIV_BPF | PRIV_TRACE | PRIV_NET_ADMIN;
 	const char *dir = NULL;
 	char what[64];
 

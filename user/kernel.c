@@ -16,9 +16,9 @@ struct need {
 	bool missing;
 };
 
-/* At most one of each: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_ADMIN,
- * CAP_SYS_PTRACE, CAP_SYS_RESOURCE, CAP_DAC_OVERRIDE */
-#define MAX_NEEDS 7
+/* At most one of each: CAP_BPF, CAP_PERFMON, CAP_SYSLOG, CAP_NET_ADMIN,
+ * CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SYS_RESOURCE, CAP_DAC_OVERRIDE */
+#define MAX_NEEDS 8
 
 static void add_need(struct need *needs, int *n, cap_value_t cap, bool missing)
 {
@@ -69,6 +69,23 @@ static bool bpf_memory_in_memlock(void)
 					BPF_FUNC_ktime_get_coarse_ns, NULL);
 }
 
+/* A kernel.* sysctl's value, def where it has none */
+static int kernel_sysctl(const char *name, int def)
+{
+	char path[64];
+	FILE *f;
+	int v = def;
+
+	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = def;
+		fclose(f);
+	}
+	return v;
+}
+
 int check_privileges(const char *what, unsigned int privs, const char *dir)
 {
 	/* CAP_IS_SUPPORTED: whether the kernel knows the capability */
@@ -89,6 +106,20 @@ int check_privileges(const char *what, unsigned int privs, const char *dir)
 	if (privs & PRIV_TRACE)
 		add_need(needs, &n, bpf_caps ? CAP_PERFMON : CAP_SYS_ADMIN,
 			 !admin && !held(caps, CAP_PERFMON));
+	/* /proc/kallsyms shows the addresses to every user where
+	 * kptr_restrict is 0 and perf_event_paranoid at most 1, else with
+	 * CAP_SYSLOG, and to no one where kptr_restrict is 2
+	 * (kallsyms_show_value()) */
+	if ((privs & PRIV_KSYM) && kernel_sysctl("kptr_restrict", 0) > 1) {
+		fprintf(stderr, "tcpkawatch: %s needs the kernel's addresses, which "
+			"kernel.kptr_restrict=2 hides from everyone\n", what);
+		cap_free(caps);
+		return -1;
+	}
+	if ((privs & PRIV_KSYM) && (kernel_sysctl("kptr_restrict", 0) ||
+					   kernel_sysctl("perf_event_paranoid", 2) > 1)) {
+		add_need(needs, &n, CAP_SYSLOG, !held(caps, CAP_SYSLOG));
+	}
 	if (privs & PRIV_NET_ADMIN)
 		add_need(needs, &n, CAP_NET_ADMIN, !admin && !held(caps, CAP_NET_ADMIN));
 	if (privs & (PRIV_NETNS | PRIV_MOUNT))
@@ -96,22 +127,22 @@ int check_privileges(const char *what, unsigned int privs, const char *dir)
 	if (privs & PRIV_NETNS)
 		add_need(needs, &n, CAP_SYS_PTRACE, !held(caps, CAP_SYS_PTRACE));
 	/* libbpf raises the limit to unlimited, past its maximum only with
-	 * CAP_SYS_RESOURCE; named only when missing, as the next one */
-	if ((privs & PRIV_BPF) && !held(caps, CAP_SYS_RESOURCE) &&
-	    !getrlimit(RLIMIT_MEMLOCK, &memlock) && memlock.rlim_max != RLIM_INFINITY &&
-	    bpf_memory_in_memlock())
-		add_need(needs, &n, CAP_SYS_RESOURCE, true);
+	 * CAP_SYS_RESOURCE */
+	if ((privs & PRIV_BPF) && !getrlimit(RLIMIT_MEMLOCK, &memlock) &&
+	    memlock.rlim_max != RLIM_INFINITY && bpf_memory_in_memlock())
+		add_need(needs, &n, CAP_SYS_RESOURCE, !held(caps, CAP_SYS_RESOURCE));
 	cap_free(caps);
-	/* the effective IDs and capabilities, CAP_DAC_OVERRIDE included */
-	if (dir && faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS)) {
-		if (errno != EACCES && errno != EPERM && errno != ENOENT) {
+	/* needed where the real IDs without capabilities (what access()
+	 * checks for a user other than root) may not write in dir, missing
+	 * where the effective IDs and capabilities may not either */
+	if (dir && access(dir, W_OK | X_OK) && errno != ENOENT) {
+		if (errno != EACCES && errno != EPERM) {
 			fprintf(stderr, "tcpkawatch: %s cannot write in %s: %s\n", what, dir,
 				strerror(errno));
 			return -1;
 		}
-		dir_denied = errno != ENOENT;
-		if (dir_denied)
-			add_need(needs, &n, CAP_DAC_OVERRIDE, true);
+		dir_denied = faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0;
+		add_need(needs, &n, CAP_DAC_OVERRIDE, dir_denied);
 	}
 	for (int i = 0; i < n; i++)
 		missing += needs[i].missing;
@@ -122,7 +153,7 @@ int check_privileges(const char *what, unsigned int privs, const char *dir)
 	fprintf(stderr, " (missing: ");
 	print_needs(needs, n, true);
 	if (dir_denied)
-		fprintf(stderr, ", to write in %s", dir);
+		fprintf(stderr, " for %s", dir);
 	fprintf(stderr, "); run as root or grant them\n");
 	return -1;
 }

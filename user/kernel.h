@@ -17,9 +17,13 @@ enum privilege {
 				 * setns(), CAP_SYS_PTRACE for other users'
 				 * /proc/PID/ns/net */
 	PRIV_MOUNT = 1 << 4,	/* CAP_SYS_ADMIN: mount the BPF filesystem */
+	PRIV_KSYM = 1 << 5,	/* the kernel's addresses in /proc/kallsyms, where
+				 * libbpf resolves typeless __ksym externs:
+				 * CAP_SYSLOG unless it shows them to everyone */
 };
 
-#define PRIV_OBSERVE (PRIV_BPF | PRIV_TRACE)
+/* what loading the observer's or the iterators' object takes */
+#define PRIV_OBSERVE (PRIV_BPF | PRIV_TRACE | PRIV_KSYM)
 
 /* Each prints one line naming what is missing and returns -1, else 0. */
 
@@ -28,8 +32,8 @@ enum privilege {
  * the kernel counts BPF memory against RLIMIT_MEMLOCK (before 5.11) and
  * the limit's maximum is not unlimited, CAP_SYS_RESOURCE, for libbpf to
  * raise it; and the right to create, open and remove files in dir, unless
- * NULL or missing (its owner, or CAP_DAC_OVERRIDE). The line names every
- * capability needed, and those missing. */
+ * NULL or missing: its owner, or CAP_DAC_OVERRIDE. The line names every
+ * capability needed here and now, and those missing. */
 int check_privileges(const char *what, unsigned int privs, const char *dir);
 int check_btf(void);
 /* BTF and ring buffers: what watch needs of the kernel. */
