@@ -29,6 +29,8 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 MAN8DIR ?= $(MANDIR)/man8
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS := tcpkawatch-enforce.service tcpkawatch-export.service
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
@@ -41,8 +43,9 @@ ALL_CFLAGS = $(TKW_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
 	-D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf -MMD -MP
 # libbpf is linked statically: one binary with the BPF object embedded;
-# libmicrohttpd (export's HTTP server) dynamically, as Debian ships it.
-LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses -lmicrohttpd -pthread
+# libmicrohttpd (export's HTTP server) and libcap (the capability checks)
+# dynamically, as Debian ships them.
+LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses -lmicrohttpd -lcap -pthread
 
 ifeq ($(V),1)
 Q :=
@@ -154,17 +157,25 @@ bench: tcpkawatch $(OUTPUT)/churn $(OUTPUT)/bare_iter $(OUTPUT)/bare_iter.bpf.o
 run: tcpkawatch
 	./tcpkawatch
 
-# The binary, the man page tcpkawatch(8) and the bash completion; DESTDIR
-# and PREFIX as usual, each directory apart if need be (SBINDIR, MANDIR or
-# MAN8DIR, BASHCOMPDIR). uninstall removes those three files.
+# The binary, the man page tcpkawatch(8), the bash completion and the
+# systemd units (their ExecStart= and ExecStop= naming the binary where it
+# goes); DESTDIR and PREFIX as usual, each directory apart if need be
+# (SBINDIR, MANDIR or MAN8DIR, BASHCOMPDIR, SYSTEMDUNITDIR). uninstall
+# removes those files.
 install: tcpkawatch
 	install -D -m 0755 tcpkawatch $(DESTDIR)$(SBINDIR)/tcpkawatch
 	install -D -m 0644 doc/tcpkawatch.8 $(DESTDIR)$(MAN8DIR)/tcpkawatch.8
 	install -D -m 0644 tools/bash-completion/tcpkawatch $(DESTDIR)$(BASHCOMPDIR)/tcpkawatch
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in $(UNITS); do \
+		sed 's|/usr/local/sbin/tcpkawatch|$(SBINDIR)/tcpkawatch|' tools/systemd/$$u \
+			> $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tcpkawatch $(DESTDIR)$(MAN8DIR)/tcpkawatch.8 \
-		$(DESTDIR)$(BASHCOMPDIR)/tcpkawatch
+		$(DESTDIR)$(BASHCOMPDIR)/tcpkawatch $(UNITS:%=$(DESTDIR)$(SYSTEMDUNITDIR)/%)
 
 clean:
 	rm -rf $(OUTPUT) tcpkawatch

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 # analysis);
 # the kernel matrix: qemu, a static busybox for its initramfs, depmod and
 # modprobe, and the decompressors of kernel modules
-PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libncurses-dev libmicrohttpd-dev pkg-config
+PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libncurses-dev libmicrohttpd-dev libcap-dev pkg-config
       bpftool nftables iproute2 python3 procps util-linux prometheus tmux
       groff-base mandoc cppcheck clang-tidy
       qemu-system-x86 busybox-static kmod xz-utils zstd"

@@ -331,13 +331,18 @@ static int remove_pins(bool quiet)
 	return 0;
 }
 
+static bool bpffs_mounted(void)
+{
+	struct statfs fs;
+
+	return !statfs(BPFFS, &fs) && fs.f_type == BPF_FS_MAGIC;
+}
+
 /* Pins need the BPF filesystem at /sys/fs/bpf, which systemd mounts at
  * boot but a bare system may not have: mount it, as bpftool does. */
 static int mount_bpffs(void)
 {
-	struct statfs fs;
-
-	if (!statfs(BPFFS, &fs) && fs.f_type == BPF_FS_MAGIC)
+	if (bpffs_mounted())
 		return 0;
 	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700")) {
 		fprintf(stderr, "tcpkawatch: no BPF filesystem at %s and cannot mount one: %s\n",
@@ -420,7 +425,7 @@ struct enforce_session *enforce_attach(struct enforce_policy *p, const char *cgr
 		return NULL;
 	}
 	s->cg_fd = -1;
-	if (check_root() || check_btf() || resolve_cgroup(cgroup, p))
+	if (check_btf() || resolve_cgroup(cgroup, p))
 		goto fail;
 	s->cg_fd = open(p->cgroup, O_RDONLY | O_DIRECTORY);
 	if (s->cg_fd < 0) {
@@ -536,15 +541,39 @@ out:
 	return err;
 }
 
+/* What the action needs (README, "Privileges"): the programs, and the
+ * pins' directory where it reads, writes or removes them. */
+static int check_enforce_privileges(const struct enforce_opts *o)
+{
+	/* its object has no __ksym extern: no PRIV_KSYM */
+	unsigned int privs = PRIV_BPF | PRIV_TRACE | PRIV_NET_ADMIN;
+	const char *dir = NULL;
+	char what[64];
+
+	if (o->action == ACT_STATUS)
+		privs = PRIV_BPF;
+	else if (o->action == ACT_OFF)
+		privs = 0;
+	if (o->existing)
+		privs |= PRIV_NETNS;
+	if (o->pin && !bpffs_mounted())
+		privs |= PRIV_MOUNT;
+	/* --pin creates the directory if it has to */
+	if (o->action != ACT_RUN || o->pin)
+		dir = o->pin && access(PIN_DIR, F_OK) ? BPFFS : PIN_DIR;
+	snprintf(what, sizeof(what), "enforce%s%s%s", o->existing ? " --existing" : "",
+		 o->pin ? " --pin" : "", o->action == ACT_STATUS ? " --status" :
+		 o->action == ACT_OFF ? " --off" : "");
+	return check_privileges(what, privs, dir);
+}
+
 int enforce_main(int argc, char **argv)
 {
 	struct enforce_opts o = {};
 
 	parse_enforce_args(argc, argv, &o);
-	if (o.action != ACT_RUN && geteuid()) {
-		fprintf(stderr, "tcpkawatch: must run as root (it reads pinned BPF objects)\n");
+	if (check_enforce_privileges(&o))
 		return 1;
-	}
 	if (o.action == ACT_STATUS)
 		return show_status();
 	if (o.action == ACT_OFF)

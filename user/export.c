@@ -535,7 +535,7 @@ int export_main(int argc, char **argv)
 	parse_command(&argp, "tcpkawatch export", argc, argv, &o);
 	if (parse_listen(o.listen, &addr, &addr_len))
 		usage_error("invalid --listen '%s': ADDR:PORT such as %s", o.listen, DEFAULT_LISTEN);
-	if (check_root())
+	if (check_privileges("export", PRIV_OBSERVE | PRIV_NETNS, NULL))
 		return 1;
 	ex = exporter_open(o.listen, &addr, addr_len, o.per_conn);
 	if (!ex)

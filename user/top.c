@@ -187,7 +187,7 @@ int top_main(int argc, char **argv)
 	int err;
 
 	parse_command(&argp, "tcpkawatch top", argc, argv, NULL);
-	if (check_root())
+	if (check_privileges("top", PRIV_OBSERVE | PRIV_NETNS, NULL))
 		return 1;
 	if (!isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "tcpkawatch: top needs a terminal; for a snapshot use "

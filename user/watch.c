@@ -364,6 +364,10 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	__u64 lost_seen = 0;
 	int err = 1;
 
+	/* export and top checked theirs: they walk the namespaces too */
+	if (!sink && check_privileges(opts->enforce_cnt ? "watch --enforce" : "watch",
+				      PRIV_OBSERVE | (opts->enforce_cnt ? PRIV_NET_ADMIN : 0), NULL))
+		return 1;
 	if (check_kernel_support())
 		return 1;
 	if (run.stats_path && open_stats(&run))

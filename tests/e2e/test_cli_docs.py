@@ -3,9 +3,10 @@ its --help lists are the options the man page (doc/tcpkawatch.8) and the
 bash completion (tools/bash-completion/tcpkawatch) know, both ways; the
 man page lists every record kind of doc/schema.json with its keys in
 order, every key with its meaning, every value of an enum; it is
-lint-clean (groff, mandoc); `make install` puts the binary, the man page
-and the completion under DESTDIR and PREFIX, and `make uninstall` removes
-them. Needs neither BPF nor root."""
+lint-clean (groff, mandoc); `make install` puts the binary, the man page,
+the completion and the systemd units (naming the installed binary) under
+DESTDIR and PREFIX, and `make uninstall` removes them. Needs neither BPF
+nor root."""
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from ka import ROOT, SCHEMA, TCPKAWATCH, check
 
 MAN = os.path.join(ROOT, "doc", "tcpkawatch.8")
 COMPLETION = os.path.join(ROOT, "tools", "bash-completion", "tcpkawatch")
+UNITS = ("tcpkawatch-enforce.service", "tcpkawatch-export.service")
 OPTION = re.compile(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*|-[A-Za-z0-9])(?![\w-])")
 
 
@@ -190,7 +192,7 @@ def test_cli_docs_install():
     # the packagers' variables only from this command line; -o: never rebuild
     env = {k: v for k, v in os.environ.items()
            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PREFIX", "DESTDIR",
-                        "SBINDIR", "MANDIR", "MAN8DIR", "BASHCOMPDIR")}
+                        "SBINDIR", "MANDIR", "MAN8DIR", "BASHCOMPDIR", "SYSTEMDUNITDIR")}
     with tempfile.TemporaryDirectory(prefix="tkw-install-") as dest:
         for prefix in ("/usr", None):
             args = [f"DESTDIR={dest}"] + ([f"PREFIX={prefix}"] if prefix else [])
@@ -202,6 +204,8 @@ def test_cli_docs_install():
                 f"{where}/share/man/man8/tcpkawatch.8": (MAN, 0o644),
                 f"{where}/share/bash-completion/completions/tcpkawatch": (COMPLETION, 0o644),
             }
+            files.update({f"{where}/lib/systemd/system/{u}":
+                          (os.path.join(ROOT, "tools", "systemd", u), 0o644) for u in UNITS})
             found = {os.path.join(d, f)[len(dest):]
                      for d, _, fs in os.walk(dest) for f in fs}
             check(found == set(files), f"make install {args} put {sorted(found)}")
@@ -209,7 +213,9 @@ def test_cli_docs_install():
                 st = os.stat(dest + path)
                 check(st.st_mode & 0o7777 == mode, f"{path}: mode {st.st_mode & 0o7777:o}")
                 with open(src, "rb") as a, open(dest + path, "rb") as b:
-                    check(a.read() == b.read(), f"{path} is not {src}")
+                    # a unit names the binary where it went
+                    want = a.read().replace(b"/usr/local/sbin/", f"{where}/sbin/".encode())
+                    check(want == b.read(), f"{path} is not {src}")
             p = _run("make", "-s", "-C", ROOT, "uninstall", *args, env=env)
             check(p.returncode == 0, f"make uninstall {args}: {p.stdout}{p.stderr}")
             left = [os.path.join(d, f) for d, _, fs in os.walk(dest) for f in fs]
