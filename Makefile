@@ -67,7 +67,7 @@ PURE_SRCS := user/aggregate.c user/clock.c user/decode.c user/fields.c \
 	user/output.c user/owner.c user/records.c user/text.c
 BPF_USER_SRCS := user/args.c user/bpf_log.c user/bpf_read.c user/cgroup.c \
 	user/enforce.c user/export.c user/kernel.c user/list.c user/netns.c \
-	user/snapshot.c user/top.c user/watch.c user/webconfig.c
+	user/snapshot.c user/top.c user/watch.c user/webauth.c user/webconfig.c
 PURE_OBJS := $(PURE_SRCS:user/%.c=$(OUTPUT)/%.o)
 LIB_OBJS := $(PURE_OBJS) $(BPF_USER_SRCS:user/%.c=$(OUTPUT)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
