@@ -11,7 +11,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 # the end-to-end tests that run under the sanitizers: every command once
 E2E_TESTS ?= test_keepalive_answered test_stats_file test_keepalive_death_ipv6 \
 	test_list_at_risk_and_formats test_export_scraped test_watch_with_enforce \
-	test_pin_status test_bad_values test_top
+	test_pin_status test_bad_values test_top test_webconfig
 export E2E_TESTS
 export TCPKAWATCH := $(abspath $(BIN))
 export TKW_BUILD := $(abspath $(OUTPUT))
