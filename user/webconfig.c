@@ -66,10 +66,9 @@ static bool is_null(const yaml_node_t *n)
 		!strcmp(s, "NULL"));
 }
 
-/* map's values into fields (of where: NULL at the top); a key that is
- * not one of them, or twice, is refused */
-static int map_fields(struct parse *p, yaml_node_t *map, const char *where, struct field *fields,
-		      size_t n)
+/* map's values into its two fields (of where: NULL at the top); a key
+ * that is neither, or one twice, is refused */
+static int map_fields(struct parse *p, yaml_node_t *map, const char *where, struct field *fields)
 {
 	const char *pre = where ? where : "", *dot = where ? "." : "";
 
@@ -82,9 +81,9 @@ static int map_fields(struct parse *p, yaml_node_t *map, const char *where, stru
 		const char *name = scalar(key);
 		size_t i;
 
-		for (i = 0; name && i < n && strcmp(name, fields[i].name) != 0; i++)
+		for (i = 0; name && i < 2 && strcmp(name, fields[i].name) != 0; i++)
 			;
-		if (!name || i == n)
+		if (!name || i == 2)
 			return fail(p, key, "unknown key '%s%s%s' (tcpkawatch knows %s and %s there)",
 				    pre, dot, name ? name : "?", fields[0].name, fields[1].name);
 		if (fields[i].value)
@@ -107,8 +106,8 @@ static char *resolve(const char *config, const char *name)
 	return path;
 }
 
-/* The whole of a small file, NUL-terminated; NULL with errno. Left at
- * its full size: malloc maps that much, and only what was read is used. */
+/* The whole of a small file, NUL-terminated; NULL with errno. The buffer
+ * stays PEM_MAX long: malloc maps it, only the pages read into cost. */
 static char *read_pem(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "re");
@@ -191,7 +190,7 @@ static int parse_tls(struct parse *p, yaml_node_t *map)
 	gnutls_datum_t d[2] = {};
 	int err = -1;
 
-	if (map_fields(p, map, "tls_server_config", f, 2))
+	if (map_fields(p, map, "tls_server_config", f))
 		return -1;
 	for (int i = 0; i < 2; i++) {
 		if (f[i].value && !scalar(f[i].value))
@@ -221,6 +220,7 @@ out:
 	free(path[1]);
 	return err;
 }
+
 /* $2a$, $2b$ or $2y$, a cost of 04 to 31, $, then 22 characters of salt
  * and 31 of hash in bcrypt's base64 */
 static bool is_bcrypt(const char *h)
@@ -274,7 +274,7 @@ static int parse_root(struct parse *p, yaml_node_t *root)
 {
 	struct field f[] = { { "tls_server_config", NULL }, { "basic_auth_users", NULL } };
 
-	if (map_fields(p, root, NULL, f, 2))
+	if (map_fields(p, root, NULL, f))
 		return -1;
 	if (f[0].value && !is_null(f[0].value) && parse_tls(p, f[0].value))
 		return -1;
