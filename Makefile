@@ -11,7 +11,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 # the end-to-end tests that run under the sanitizers: every command once
 E2E_TESTS ?= test_keepalive_answered test_stats_file test_keepalive_death_ipv6 \
 	test_list_at_risk_and_formats test_export_scraped test_watch_with_enforce \
-	test_pin_status test_bad_values test_top
+	test_pin_status test_bad_values test_top test_webconfig
 export E2E_TESTS
 export TCPKAWATCH := $(abspath $(BIN))
 export TKW_BUILD := $(abspath $(OUTPUT))
@@ -39,13 +39,18 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 # needs is added apart from them.
 CFLAGS ?= -O2 -g
 TKW_CFLAGS := -Wall -Wextra -Werror -D_GNU_SOURCE -I$(OUTPUT) -Ibpf -Iuser -MMD -MP $(SAN_FLAGS)
-ALL_CFLAGS = $(TKW_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_CFLAGS = $(TKW_CFLAGS) $(HTTP_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
 	-D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf -MMD -MP
 # libbpf is linked statically: one binary with the BPF object embedded;
-# libmicrohttpd (export's HTTP server) and libcap (the capability checks)
-# dynamically, as Debian ships them.
-LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses -lmicrohttpd -lcap -pthread
+# export's HTTP server dynamically, as Debian ships it: libmicrohttpd, and
+# for --web-config libyaml, GnuTLS (checks the certificate, hashes) and
+# libcrypt (bcrypt); libcap (the capability checks) likewise.
+PKG_CONFIG ?= pkg-config
+HTTP_PKGS := libmicrohttpd yaml-0.1 gnutls libcrypt
+HTTP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HTTP_PKGS))
+LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses \
+	$(shell $(PKG_CONFIG) --libs $(HTTP_PKGS)) -lcap -pthread
 
 ifeq ($(V),1)
 Q :=
@@ -58,12 +63,13 @@ endif
 BPF_OBJS := $(OUTPUT)/watch.bpf.o $(OUTPUT)/enforce.bpf.o $(OUTPUT)/list.bpf.o
 SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
 # Pure modules (no BPF, no libbpf): what the unit tests link, built
-# without clang or bpftool. The rest load, attach or read BPF objects.
+# without clang or bpftool. The rest load, attach or read BPF objects, or
+# serve them (export's HTTP server and its web config).
 PURE_SRCS := user/aggregate.c user/clock.c user/decode.c user/fields.c \
 	user/output.c user/owner.c user/records.c user/text.c
 BPF_USER_SRCS := user/args.c user/bpf_log.c user/bpf_read.c user/cgroup.c \
 	user/enforce.c user/export.c user/kernel.c user/list.c user/netns.c \
-	user/snapshot.c user/top.c user/watch.c
+	user/snapshot.c user/top.c user/watch.c user/webauth.c user/webconfig.c
 PURE_OBJS := $(PURE_SRCS:user/%.c=$(OUTPUT)/%.o)
 LIB_OBJS := $(PURE_OBJS) $(BPF_USER_SRCS:user/%.c=$(OUTPUT)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

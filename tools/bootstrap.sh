@@ -13,14 +13,16 @@ if [ "$(id -u)" != 0 ]; then
 fi
 cd "$(dirname "$0")/.."
 
-# build: compiler, BPF toolchain, libbpf; tests: nft, ip/ss/nstat,
-# python3, sysctl, setpriv, prometheus and promtool (export), tmux (top),
-# groff and mandoc (the man page's lint), cppcheck and clang-tidy (static
-# analysis);
+# build: compiler, BPF toolchain, libbpf, export's libmicrohttpd and its
+# --web-config's libyaml, GnuTLS and libcrypt; tests: nft, ip/ss/nstat,
+# python3, sysctl, setpriv, prometheus and promtool (export), openssl and
+# curl (export's TLS), tmux (top), groff and mandoc (the man page's lint),
+# cppcheck and clang-tidy (static analysis);
 # the kernel matrix: qemu, a static busybox for its initramfs, depmod and
 # modprobe, and the decompressors of kernel modules
 PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libncurses-dev libmicrohttpd-dev libcap-dev pkg-config
-      bpftool nftables iproute2 python3 procps util-linux prometheus tmux
+      libyaml-dev libgnutls28-dev libcrypt-dev
+      bpftool nftables iproute2 python3 procps util-linux prometheus openssl curl tmux
       groff-base mandoc cppcheck clang-tidy
       qemu-system-x86 busybox-static kmod xz-utils zstd"
 

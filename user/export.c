@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `tcpkawatch export`: the observer's counts and a snapshot's gauges in the
  * Prometheus text format on /metrics, and /healthz, served by libmicrohttpd
- * on a thread of its own. */
+ * on a thread of its own; with --web-config, over TLS and behind basic
+ * auth. */
 #include <argp.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +24,8 @@
 #include "kernel.h"
 #include "snapshot.h"
 #include "watch.h"
+#include "webauth.h"
+#include "webconfig.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:9977"
 #define MAX_PER_CONNECTION 10000
@@ -37,6 +40,9 @@
  * not run for this long */
 #define HEALTHY_TICK_AGE_NS (5 * 1000000000ULL)
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define AUTH_REALM "tcpkawatch"
+/* TLS 1.2 and 1.3, as exporter-toolkit's default min_version */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct counter {
 	__u32 netns;
@@ -52,6 +58,8 @@ struct counter {
  * never share the iterator link at once. */
 struct exporter {
 	struct MHD_Daemon *httpd;
+	const struct web_config *web;
+	struct web_auth *auth;	/* NULL: no basic auth */
 	struct snapshot *snap;
 	unsigned int per_conn_max;
 	pthread_mutex_t lock;
@@ -283,7 +291,10 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	ret = MHD_queue_response(conn, status, resp);
+	if (status == MHD_HTTP_UNAUTHORIZED)	/* with WWW-Authenticate: Basic */
+		ret = MHD_queue_basic_auth_fail_response(conn, AUTH_REALM, resp);
+	else
+		ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
@@ -336,55 +347,89 @@ static enum MHD_Result reply_health(struct MHD_Connection *conn, struct exporter
 }
 
 /* MHD's access handler, on the HTTP thread, once a request's headers are
- * in (a GET or HEAD has no body to wait for). */
+ * in (a GET or HEAD has no body to wait for). With basic auth, every path
+ * is behind it, /healthz too, as in exporter-toolkit. */
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
 {
+	struct exporter *ex = cls;
+
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
-	(void)req_cls;
+	switch (ex->auth ? web_auth_check(ex->auth, conn, req_cls) : WEB_AUTH_OK) {
+	case WEB_AUTH_OK:
+		break;
+	case WEB_AUTH_DENIED:
+		return reply_text(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized\n");
+	case WEB_AUTH_PENDING:
+		return MHD_YES;	/* called again once decided */
+	case WEB_AUTH_ERROR:
+		return MHD_NO;
+	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
 	if (!strcmp(url, "/metrics"))
-		return reply_metrics(conn, cls);
+		return reply_metrics(conn, ex);
 	if (!strcmp(url, "/healthz"))
-		return reply_health(conn, cls);
+		return reply_health(conn, ex);
 	return reply_text(conn, MHD_HTTP_NOT_FOUND,
 			  "tcpkawatch: metrics are at /metrics, health at /healthz\n");
 }
 
-/* Serve on listen_fd from MHD's own thread, which inherits our signal
- * mask: with SIGINT and SIGTERM blocked there, they go to the observer's
- * thread and interrupt its poll. listen_fd is MHD's from now on: it closes
- * it when it stops (not always when it fails to start: we exit then). */
-static struct MHD_Daemon *start_httpd(struct exporter *ex, int listen_fd)
+/* Serve on listen_fd from MHD's own thread (and check passwords on basic
+ * auth's), which inherit our signal mask: with SIGINT and SIGTERM blocked
+ * there, they go to the observer's thread and interrupt its poll.
+ * listen_fd is MHD's from now on: it closes it when it stops (not always
+ * when it fails to start: we exit then). */
+static int start_httpd(struct exporter *ex, int listen_fd)
 {
+	const struct web_config *web = ex->web;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, web->cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, web->key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
 	sigset_t block, old;
-	struct MHD_Daemon *d;
 
+	if (web->cert_pem)
+		flags |= MHD_USE_TLS;
+	if (web->n_users)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-			     answer, ex,
-			     MHD_OPTION_LISTEN_SOCKET, listen_fd,
-			     MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTION_LIMIT,
-			     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-			     MHD_OPTION_END);
+	if (web->n_users)
+		ex->auth = web_auth_start(web);
+	if (ex->auth || !web->n_users)
+		ex->httpd = MHD_start_daemon(flags, 0, NULL, NULL, answer, ex,
+					     MHD_OPTION_LISTEN_SOCKET, listen_fd,
+					     MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTION_LIMIT,
+					     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S,
+					     MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					     (size_t)HTTP_MEMORY_LIMIT,
+					     MHD_OPTION_NOTIFY_COMPLETED, web_auth_completed, NULL,
+					     MHD_OPTION_ARRAY, web->cert_pem ? tls : &tls[3],
+					     MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!d)
+	if (web->n_users && !ex->auth)
+		return -1;	/* said why */
+	if (!ex->httpd) {
 		fprintf(stderr, "tcpkawatch: cannot start the HTTP server (libmicrohttpd)\n");
-	return d;
+		return -1;
+	}
+	return 0;
 }
 
 /* Listen on "ADDR:PORT" (parsed already into ss, len) and serve; NULL
  * with one line on stderr on failure. */
 static struct exporter *exporter_open(const char *listen_addr, const struct sockaddr_storage *ss,
-				      socklen_t len, unsigned int per_conn_max)
+				      socklen_t len, unsigned int per_conn_max,
+				      const struct web_config *web)
 {
 	struct exporter *ex = calloc(1, sizeof(*ex));
 	int fd;
@@ -392,6 +437,7 @@ static struct exporter *exporter_open(const char *listen_addr, const struct sock
 	if (!ex)
 		return NULL;
 	ex->per_conn_max = per_conn_max;
+	ex->web = web;
 	pthread_mutex_init(&ex->lock, NULL);
 	fd = listen_on(listen_addr, ss, len);
 	if (fd < 0)
@@ -401,8 +447,7 @@ static struct exporter *exporter_open(const char *listen_addr, const struct sock
 		close(fd);
 		goto fail;
 	}
-	ex->httpd = start_httpd(ex, fd);
-	if (!ex->httpd)
+	if (start_httpd(ex, fd))
 		goto fail;
 	return ex;
 fail:
@@ -414,8 +459,10 @@ static void exporter_close(struct exporter *ex)
 {
 	if (!ex)
 		return;
+	web_auth_stop(ex->auth);	/* MHD must find no connection suspended */
 	if (ex->httpd)
 		MHD_stop_daemon(ex->httpd);	/* joins its thread */
+	web_auth_free(ex->auth);
 	snapshot_close(ex->snap);
 	pthread_mutex_destroy(&ex->lock);
 	free(ex->counters);
@@ -474,6 +521,7 @@ static bool sink_tick(void *ctx, const struct lost_counts *l)
 struct export_opts {
 	const char *listen;
 	unsigned int per_conn;
+	const char *web_config;
 };
 
 static const char export_doc[] =
@@ -483,15 +531,28 @@ static const char export_doc[] =
 "http://ADDR:PORT/metrics (default " DEFAULT_LISTEN ", loopback only);\n"
 "/healthz answers 200 \"ok\" while the observer reads events.\n"
 "\n"
+"--web-config FILE serves over TLS and behind basic auth (every path,\n"
+"/healthz too), in the format of Prometheus' exporter-toolkit:\n"
+"  tls_server_config:\n"
+"    cert_file: server.crt    # relative to FILE's directory\n"
+"    key_file: server.key\n"
+"  basic_auth_users:\n"
+"    prometheus: $2y$10$...   # bcrypt: htpasswd -nbBC 10 USER PASS\n"
+"\n"
 "EXAMPLES:\n"
 "  tcpkawatch export\n"
 "  tcpkawatch export --listen 0.0.0.0:9977   # reachable from the network\n"
-"  tcpkawatch export --per-connection 100     # a series per probing connection\n";
+"  tcpkawatch export --per-connection 100     # a series per probing connection\n"
+"  tcpkawatch export --listen 0.0.0.0:9977 --web-config /etc/tcpkawatch/web.yml\n";
+
+enum { OPT_WEB_CONFIG = 1000 };
 
 static const struct argp_option export_options[] = {
 	{ "listen", 'l', "ADDR:PORT", 0, "Where to serve (default " DEFAULT_LISTEN ")", 0 },
 	{ "per-connection", 'c', "N", 0,
 	  "Also a series per probing connection, at most N (1-10000; default none)", 0 },
+	{ "web-config", OPT_WEB_CONFIG, "FILE", 0,
+	  "TLS and basic auth as FILE says (exporter-toolkit's YAML format; see above)", 0 },
 	COMMON_OPTIONS,
 	{},
 };
@@ -509,6 +570,9 @@ static error_t export_parse(int key, char *arg, struct argp_state *state)
 		if (!parse_ulong(arg, 1, MAX_PER_CONNECTION, &v))
 			usage_error("invalid --per-connection '%s': 1 to %d", arg, MAX_PER_CONNECTION);
 		o->per_conn = v;
+		break;
+	case OPT_WEB_CONFIG:
+		o->web_config = arg;
 		break;
 	default:
 		return common_parse(key, arg, state);
@@ -528,23 +592,34 @@ int export_main(int argc, char **argv)
 	socklen_t addr_len;
 	struct watch_opts wopts = {};
 	struct watch_sink sink = { .event = sink_event, .tick = sink_tick };
+	struct web_config web = {};
 	struct exporter *ex;
-	char ready[128];
-	int err;
+	char ready[192];
+	int err = 1;
 
 	parse_command(&argp, "tcpkawatch export", argc, argv, &o);
 	if (parse_listen(o.listen, &addr, &addr_len))
 		usage_error("invalid --listen '%s': ADDR:PORT such as %s", o.listen, DEFAULT_LISTEN);
+	if (o.web_config && web_config_load(o.web_config, &web))
+		return 2;
+	if (web.cert_pem && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		fprintf(stderr, "tcpkawatch: %s asks for TLS, and this libmicrohttpd was built "
+			"without it\n", o.web_config);
+		goto out;
+	}
 	if (check_privileges("export", PRIV_OBSERVE | PRIV_NETNS, NULL))
-		return 1;
-	ex = exporter_open(o.listen, &addr, addr_len, o.per_conn);
+		goto out;
+	ex = exporter_open(o.listen, &addr, addr_len, o.per_conn, &web);
 	if (!ex)
-		return 1;
-	snprintf(ready, sizeof(ready), "Serving Prometheus metrics on http://%s/metrics. "
-		 "Ctrl-C to end.", o.listen);
+		goto out;
+	snprintf(ready, sizeof(ready), "Serving Prometheus metrics on %s://%s/metrics%s. "
+		 "Ctrl-C to end.", web.cert_pem ? "https" : "http", o.listen,
+		 web.n_users ? " (basic auth)" : "");
 	sink.ready = ready;
 	sink.ctx = ex;
 	err = watch(&wopts, &sink);
 	exporter_close(ex);
+out:
+	web_config_free(&web);
 	return err;
 }
