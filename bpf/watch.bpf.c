@@ -9,7 +9,8 @@
  * teardown goes through tcp_done_with_error(), which sets sk_err before
  * tcp_done() -> tcp_set_state(TCP_CLOSE), also for orphaned sockets,
  * while an application's own close or disconnect reaches TCP_CLOSE with
- * sk_err still 0.
+ * sk_err still 0. The owner of a socket older than the observer is the
+ * loader's to find, with ka_owners (ka_owners.bpf.h), loaded with the rest.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,6 +19,7 @@
 #include <bpf/bpf_endian.h>
 #include "tcpkawatch.h"
 #include "ka_common.bpf.h"
+#include "ka_owners.bpf.h"
 
 #define IPPROTO_TCP	6
 #define ETIMEDOUT	110
