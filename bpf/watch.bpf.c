@@ -169,7 +169,6 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	struct inet_connection_sock *icsk = (void *)sk;
 	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
 	struct tcp_sock *tp = (void *)sk;
-	struct socket *sock;
 
 	read_tuple(sk, &e->t);
 	if (filter_family && e->t.family != filter_family)
@@ -193,9 +192,7 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	e->ts_ns = bpf_ktime_get_ns();
 	e->sk = (__u64)sk;
 	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	sock = BPF_CORE_READ(sk, sk_socket);
-	e->sock = (__u64)sock;
-	e->ino = socket_inode(sock);
+	e->sock = (__u64)BPF_CORE_READ(sk, sk_socket);
 	e->idle_ms = ka_effective_ms(BPF_CORE_READ(tp, keepalive_time),
 				     BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_time));
 	e->intvl_ms = ka_effective_ms(BPF_CORE_READ(tp, keepalive_intvl),

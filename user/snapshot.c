@@ -98,7 +98,7 @@ static void add_owner(void *ctx, const void *rec)
 
 struct owner_table *owners_read(struct bpf_link *owners_iter)
 {
-	struct owner_table *t = owner_table_new("/proc");
+	struct owner_table *t = owner_table_new();
 
 	if (!t)
 		return NULL;
