@@ -490,34 +490,33 @@ static __always_inline void state_changed(struct sock *sk, int oldstate, int new
 	}
 }
 
+/* Marked running first, for every transition: the kernel skips a run
+ * nested in any run of ours, also in one of a transition we ignore. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ka_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	struct cpu_state *cpu;
+	struct cpu_state *cpu = this_cpu();
 
-	if (!state_wanted(sk, oldstate, newstate))
-		return 0;
-	cpu = this_cpu();
 	if (cpu)
 		cpu->set_state = 1;
-	state_changed(sk, oldstate, newstate, cpu);
+	if (state_wanted(sk, oldstate, newstate))
+		state_changed(sk, oldstate, newstate, cpu);
 	if (cpu)
 		cpu->set_state = 0;
 	return 0;
 }
 
-/* Attached after ka_set_state: see "Runs the kernel would skip" */
+/* Attached after ka_set_state: see "Runs the kernel would skip". Every
+ * skipped run counts as taken, also one of a transition we ignore. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ka_state_nested, struct sock *sk, int oldstate, int newstate)
 {
-	struct cpu_state *cpu;
+	struct cpu_state *cpu = this_cpu();
 
-	if (!state_wanted(sk, oldstate, newstate))
-		return 0;
-	cpu = this_cpu();
 	if (!cpu || !cpu->set_state)
 		return 0;
-	state_changed(sk, oldstate, newstate, cpu);
+	if (state_wanted(sk, oldstate, newstate))
+		state_changed(sk, oldstate, newstate, cpu);
 	count(CNT_STATE_TAKEN);
 	return 0;
 }
