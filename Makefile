@@ -131,8 +131,9 @@ analyze: $(SKELS)
 check: test
 
 # The kernel matrix (tests/vm): the suite on this machine's kernel and,
-# alongside, inside each of Debian's kernels under qemu, one after the
-# other (MATRIX_JOBS=N: N VMs at a time; root; see README, "Kernels").
+# alongside, inside each of Debian's kernels under qemu, all at once
+# (MATRIX_JOBS=N: N VMs at a time, 1: one after the other; root; see
+# README, "Kernels").
 KERNELS ?= bookworm-6.1 bookworm-6.12 bullseye-5.10
 vmtest: tcpkawatch unit $(OUTPUT)/foreign_sockops.bpf.o
 	tests/vm/vmtest.sh $(KERNEL)

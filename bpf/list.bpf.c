@@ -10,6 +10,7 @@
 #include <bpf/bpf_endian.h>
 #include "tcpkawatch.h"
 #include "ka_common.bpf.h"
+#include "ka_owners.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -19,10 +20,6 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool with_inode = true;
 
 const volatile __u32 hz = 0;	/* see ka_common.bpf.h */
-
-/* net/socket.c: the file operations of every socket file, from kallsyms
- * (for kernels without bpf_sock_from_file()) */
-extern const void socket_file_ops __ksym __weak;
 
 /* include/net/inet_connection_sock.h */
 #define ICSK_TIME_RETRANS	1
@@ -106,34 +103,6 @@ int ka_list(struct bpf_iter__tcp *ctx)
 			r.timer_ms = until_ms(ka->expires, now);
 		}
 	}
-	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
-	return 0;
-}
-
-/*
- * The owners: every socket file of every process, in one pass in the
- * kernel instead of a readlink() per descriptor under /proc. The task_file
- * iterator skips threads that share their leader's file table.
- */
-SEC("iter/task_file")
-int ka_owners(struct bpf_iter__task_file *ctx)
-{
-	struct task_struct *task = ctx->task;
-	struct file *file = ctx->file;
-	struct owner_record r = {};
-
-	if (!task || !file)
-		return 0;
-	/* by file->f_op, without touching the inode, as sock_from_file()
-	 * does; kernels before 5.11 lack the helper: the same test here */
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_sock_from_file))
-		r.sock = (__u64)bpf_sock_from_file(file);
-	else if (file->f_op == &socket_file_ops)
-		r.sock = (__u64)file->private_data;
-	if (!r.sock)
-		return 0;
-	r.pid = task->tgid;
-	__builtin_memcpy(r.comm, task->comm, sizeof(r.comm));
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

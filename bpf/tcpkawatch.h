@@ -81,7 +81,6 @@ struct ka_event {
 	__u64 ts_ns;		/* CLOCK_MONOTONIC */
 	__u64 sk;		/* socket address: identity while it lives */
 	__u64 start_ns;		/* connect/accept time, 0 if before us */
-	__u64 ino;		/* socket inode, 0 once orphaned */
 	__u64 sock;		/* struct socket address (owner key), 0 once orphaned */
 	__u32 netns;		/* network namespace inode */
 	__u32 pid;		/* owner, 0 if unknown */

@@ -13,7 +13,8 @@
  * teardown goes through tcp_done_with_error(), which sets sk_err before
  * tcp_done() -> tcp_set_state(TCP_CLOSE), also for orphaned sockets,
  * while an application's own close or disconnect reaches TCP_CLOSE with
- * sk_err still 0.
+ * sk_err still 0. The owner of a socket older than the observer is the
+ * loader's to find, with ka_owners (ka_owners.bpf.h), loaded with the rest.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -22,6 +23,7 @@
 #include <bpf/bpf_endian.h>
 #include "tcpkawatch.h"
 #include "ka_common.bpf.h"
+#include "ka_owners.bpf.h"
 
 #define IPPROTO_TCP	6
 #define ETIMEDOUT	110
@@ -173,7 +175,6 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	struct inet_connection_sock *icsk = (void *)sk;
 	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
 	struct tcp_sock *tp = (void *)sk;
-	struct socket *sock;
 
 	read_tuple(sk, &e->t);
 	if (filter_family && e->t.family != filter_family)
@@ -197,9 +198,7 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	e->ts_ns = bpf_ktime_get_ns();
 	e->sk = (__u64)sk;
 	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	sock = BPF_CORE_READ(sk, sk_socket);
-	e->sock = (__u64)sock;
-	e->ino = socket_inode(sock);
+	e->sock = (__u64)BPF_CORE_READ(sk, sk_socket);
 	e->idle_ms = ka_effective_ms(BPF_CORE_READ(tp, keepalive_time),
 				     BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_time));
 	e->intvl_ms = ka_effective_ms(BPF_CORE_READ(tp, keepalive_intvl),
@@ -519,34 +518,33 @@ static __always_inline void state_changed(struct sock *sk, int oldstate, int new
 	}
 }
 
+/* Marked running first, for every transition: the kernel skips a run
+ * nested in any run of ours, also in one of a transition we ignore. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ka_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	struct cpu_state *cpu;
+	struct cpu_state *cpu = this_cpu();
 
-	if (!state_wanted(sk, oldstate, newstate))
-		return 0;
-	cpu = this_cpu();
 	if (cpu)
 		cpu->set_state = 1;
-	state_changed(sk, oldstate, newstate, cpu);
+	if (state_wanted(sk, oldstate, newstate))
+		state_changed(sk, oldstate, newstate, cpu);
 	if (cpu)
 		cpu->set_state = 0;
 	return 0;
 }
 
-/* Attached after ka_set_state: see "Runs the kernel would skip" */
+/* Attached after ka_set_state: see "Runs the kernel would skip". Every
+ * skipped run counts as taken, also one of a transition we ignore. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ka_state_nested, struct sock *sk, int oldstate, int newstate)
 {
-	struct cpu_state *cpu;
+	struct cpu_state *cpu = this_cpu();
 
-	if (!state_wanted(sk, oldstate, newstate))
-		return 0;
-	cpu = this_cpu();
 	if (!cpu || !cpu->set_state)
 		return 0;
-	state_changed(sk, oldstate, newstate, cpu);
+	if (state_wanted(sk, oldstate, newstate))
+		state_changed(sk, oldstate, newstate, cpu);
 	count(CNT_STATE_TAKEN);
 	return 0;
 }

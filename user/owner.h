@@ -6,14 +6,12 @@
 #include <linux/types.h>
 #include "tcpkawatch.h"
 
-/* Sockets and the processes holding them, for many lookups: built from a
- * scan of proc_root (keyed by socket inode), or filled with
- * owner_table_add() (any key that names a socket) and then indexed with
+/* Sockets and the processes holding them, for many lookups: filled with
+ * owner_table_add() (any key that names a socket), then indexed with
  * owner_table_index(). */
 struct owner_table;
-struct owner_table *owner_table_build(const char *proc_root);
-struct owner_table *owner_table_new(const char *proc_root);
-/* comm NULL: read from proc_root when looked up. 0, or -1 out of memory. */
+struct owner_table *owner_table_new(void);
+/* 0, or -1 out of memory. */
 int owner_table_add(struct owner_table *t, __u64 key, __u32 pid, const char *comm);
 /* After the last add, before the first find. 0, or -1 out of memory. */
 int owner_table_index(struct owner_table *t);

@@ -97,19 +97,24 @@ static void add_owner(void *ctx, const void *rec)
 	owner_table_add(ctx, r.sock, r.pid, r.comm);
 }
 
-struct owner_table *snapshot_owners(struct snapshot *s)
+struct owner_table *owners_read(struct bpf_link *owners_iter)
 {
-	struct owner_table *t = owner_table_new("/proc");
+	struct owner_table *t = owner_table_new();
 
 	if (!t)
 		return NULL;
 	/* a partial table still names most owners */
-	iter_read(bpf_link__fd(s->owners_iter), sizeof(struct owner_record), add_owner, t);
+	iter_read(bpf_link__fd(owners_iter), sizeof(struct owner_record), add_owner, t);
 	if (owner_table_index(t)) {
 		owner_table_free(t);
 		return NULL;
 	}
 	return t;
+}
+
+struct owner_table *snapshot_owners(struct snapshot *s)
+{
+	return owners_read(s->owners_iter);
 }
 
 void snapshot_close(struct snapshot *s)

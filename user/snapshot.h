@@ -8,6 +8,7 @@
 #include "tcpkawatch.h"
 
 struct snapshot;
+struct bpf_link;
 typedef void (*snapshot_cb)(void *ctx, const struct list_record *r, __u32 netns);
 
 /* Load and attach the iterator; NULL with one line on stderr on failure.
@@ -22,6 +23,8 @@ int snapshot_walk(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx,
  * sockets of all namespaces; owner_table_free() it), keyed by struct
  * socket address: list_record.sock, ka_event.sock. */
 struct owner_table *snapshot_owners(struct snapshot *s);
+/* The same from any ka_owners iterator (bpf/ka_owners.bpf.h): watch's. */
+struct owner_table *owners_read(struct bpf_link *owners_iter);
 void snapshot_close(struct snapshot *s);
 
 #endif

@@ -49,8 +49,9 @@ static void catch_signals(void)
 struct watch_run {
 	__u32 filter_pid;
 	const struct watch_sink *sink;
-	/* owners of sockets older than us, refreshed at most once a second */
-	struct snapshot *snap;
+	/* owners of sockets older than us (the observer's ka_owners
+	 * iterator), refreshed at most once a second */
+	struct bpf_link *owners_iter;
 	struct owner_table *owners;
 	__u64 owners_ns;
 	struct out_ctx out;
@@ -104,21 +105,22 @@ static void connection_ended(struct watch_run *run, struct conn_record *r)
 
 static void refresh_owners(struct watch_run *run, __u64 now)
 {
-	if (!run->snap)
-		run->snap = snapshot_open(false);
 	owner_table_free(run->owners);
-	run->owners = run->snap ? snapshot_owners(run->snap) : owner_table_build("/proc");
+	run->owners = owners_read(run->owners_iter);
 	run->owners_ns = now;
 }
 
-/* The process holding the socket now. One kernel pass finds the owners of
- * all sockets (snapshot_owners(), by socket address), so a burst of
- * events of old connections costs one pass a second; without it, a /proc
- * scan (by inode). A socket the last pass did not know may have been
- * accept()ed since: one more pass then, at most ten a second. */
+/* The process holding the socket now, by its struct socket address. One
+ * kernel pass finds the owners of all sockets, so a burst of events of old
+ * connections costs one pass a second. A socket the last pass did not
+ * know may have been accept()ed since: one more pass then, at most ten a
+ * second. The pass is the observer's own program, loaded with it: a
+ * second object loaded at the first event (libbpf parses the kernel's BTF
+ * again: 2.4 s in a busy qemu guest) gave a dead connection's owner the
+ * time to exit before the pass. */
 static bool lookup_owner(struct watch_run *run, struct ka_event *e)
 {
-	return owner_table_find(run->owners, run->snap ? e->sock : e->ino, &e->pid, e->comm);
+	return owner_table_find(run->owners, e->sock, &e->pid, e->comm);
 }
 
 static void find_owner(struct watch_run *run, struct ka_event *e)
@@ -231,11 +233,13 @@ static int attach_all(struct watch_bpf *skel)
 		skel->progs.ka_timer_entry, skel->progs.ka_timer_start, skel->progs.ka_timer_exit,
 		skel->progs.ka_set_state, skel->progs.ka_state_nested,
 		skel->progs.ka_receive_reset, skel->progs.ka_reset_nested,
+		skel->progs.ka_owners,
 	};
 	struct bpf_link **links[] = {
 		&skel->links.ka_timer_entry, &skel->links.ka_timer_start, &skel->links.ka_timer_exit,
 		&skel->links.ka_set_state, &skel->links.ka_state_nested,
 		&skel->links.ka_receive_reset, &skel->links.ka_reset_nested,
+		&skel->links.ka_owners,
 	};
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
@@ -388,6 +392,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 	}
 	if (attach_all(skel))
 		goto out;
+	run.owners_iter = skel->links.ka_owners;
 	if (opts->enforce_cnt) {
 		struct enforce_policy policy = {
 			.idle_s = opts->enforce_idle,
@@ -415,6 +420,5 @@ out:
 	watch_bpf__destroy(skel);
 	conn_table_free(&run.conns);
 	owner_table_free(run.owners);
-	snapshot_close(run.snap);
 	return err;
 }
