@@ -3,14 +3,12 @@
  * watch: keepalive probes, answers and connection deaths.
  *
  * The kernel has no keepalive tracepoint, so probes are seen around the
- * keepalive timer callback (timer_expire_entry/exit, filtered to
- * tcp_keepalive_timer): icsk_probes_out one higher when the callback
- * re-arms the timer (timer_start, still under the socket's lock) means a
- * probe went out. Not at exit: tcp_keepalive_timer() unlocks the socket
- * first, and a segment from the peer processed on another CPU meanwhile
- * (its own probe, when both ends probe at the same time) puts
- * icsk_probes_out back to 0 in tcp_ack(). Deaths are seen at the transition to TCP_CLOSE: every kernel
- * teardown goes through tcp_done_with_error(), which sets sk_err before
+ * keepalive timer callback (timer_expire_entry, filtered to
+ * tcp_keepalive_timer, and timer_start when the callback re-arms the timer,
+ * still under the socket's lock): icsk_probes_out one higher means a probe
+ * went out (see ka_timer_start). Deaths are seen at the transition to
+ * TCP_CLOSE: every kernel teardown goes through tcp_done_with_error(),
+ * which sets sk_err before
  * tcp_done() -> tcp_set_state(TCP_CLOSE), also for orphaned sockets,
  * while an application's own close or disconnect reaches TCP_CLOSE with
  * sk_err still 0. The owner of a socket older than the observer is the
@@ -101,9 +99,6 @@ struct {
 struct timer_slot {
 	__u64 sk;
 	__u8 probes_before;
-	__u8 closed;	/* in TCP_CLOSE at entry, or reached it in the callback */
-	__u8 rearmed;	/* the callback re-armed the timer: probes_rearm is set */
-	__u8 probes_rearm;
 };
 
 
@@ -259,8 +254,6 @@ int BPF_PROG(ka_timer_entry, struct timer_list *timer)
 	sk = timer_sock(timer);
 	key = (__u64)sk;
 	slot->sk = key;
-	slot->closed = BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE;
-	slot->rearmed = 0;
 	slot->probes_before = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_probes_out);
 	if (slot->probes_before)
 		return 0;
@@ -270,33 +263,23 @@ int BPF_PROG(ka_timer_entry, struct timer_list *timer)
 	return 0;
 }
 
-/* The callback re-arms its timer (inet_csk_reset_keepalive_timer()) after
- * every probe, with the socket still locked: icsk_probes_out as the callback
- * left it. timer_start fires with the timer base's lock held and
- * interrupts off (enqueue_timer()), so this program never nests. */
+/* tcp_keepalive_timer() re-arms its timer (inet_csk_reset_keepalive_timer())
+ * after every probe, the socket still locked and held: a probe is
+ * icsk_probes_out one higher than at entry here, with nothing in flight and
+ * nothing queued (the kernel probes only then; a zero-window probe raising
+ * icsk_probes_out between entry and the callback's lock is not one). Not at
+ * timer_expire_exit: the callback unlocks the socket before it returns, and
+ * a segment from the peer processed on another CPU meanwhile (its own
+ * probe, when both ends probe at once) zeroes icsk_probes_out in tcp_ack().
+ * timer_start fires with the timer base's lock held and interrupts off
+ * (enqueue_timer()), so this program never nests. */
 SEC("tp_btf/timer_start")
 int BPF_PROG(ka_timer_start, struct timer_list *timer)
 {
-	struct cpu_state *cpu;
-
-	if (timer->function != (void *)&tcp_keepalive_timer)
-		return 0;
-	cpu = this_cpu();
-	if (!cpu || cpu->timer.sk != (__u64)timer_sock(timer))
-		return 0;	/* armed elsewhere than in its own callback */
-	cpu->timer.rearmed = 1;
-	cpu->timer.probes_rearm = BPF_CORE_READ((struct inet_connection_sock *)timer_sock(timer),
-						icsk_probes_out);
-	return 0;
-}
-
-SEC("tp_btf/timer_expire_exit")
-int BPF_PROG(ka_timer_exit, struct timer_list *timer)
-{
-	struct conn_state *cs;
 	struct ka_event e = {};
 	struct cpu_state *cpu;
-	struct timer_slot *slot;
+	struct conn_state *cs;
+	struct tcp_sock *tp;
 	struct sock *sk;
 	__u8 probes_out;
 	__u64 key;
@@ -307,17 +290,12 @@ int BPF_PROG(ka_timer_exit, struct timer_list *timer)
 	sk = timer_sock(timer);
 	key = (__u64)sk;
 	if (!cpu || cpu->timer.sk != key)
-		return 0;
-	slot = &cpu->timer;
-	slot->sk = 0;
-	/* A socket closed before or in the callback may be freed by its
-	 * final sock_put() at the end of tcp_keepalive_timer(): not read
-	 * here. Only a live socket can have sent a probe, and re-armed its
-	 * timer after it (holding the socket for it). */
-	if (slot->closed || !slot->rearmed)
-		return 0;
-	probes_out = slot->probes_rearm;
-	if (probes_out != slot->probes_before + 1)
+		return 0;	/* armed elsewhere than in its own callback */
+	cpu->timer.sk = 0;	/* once: the callback re-arms once */
+	tp = (struct tcp_sock *)sk;
+	probes_out = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_probes_out);
+	if (probes_out != (__u8)(cpu->timer.probes_before + 1) || BPF_CORE_READ(tp, packets_out) ||
+	    BPF_CORE_READ(tp, write_seq) != BPF_CORE_READ(tp, snd_nxt))
 		return 0;
 
 	cs = bpf_map_lookup_elem(&conns, &key);
@@ -338,6 +316,22 @@ int BPF_PROG(ka_timer_exit, struct timer_list *timer)
 		e.probes = probes_out;
 		submit(&e);
 	}
+	return 0;
+}
+
+/* The callback is over: a keepalive death in it has been told (see
+ * death_cause()), and its socket may be freed by now (the callback's final
+ * sock_put()): not read. */
+SEC("tp_btf/timer_expire_exit")
+int BPF_PROG(ka_timer_exit, struct timer_list *timer)
+{
+	struct cpu_state *cpu;
+
+	if (timer->function != (void *)&tcp_keepalive_timer)
+		return 0;
+	cpu = this_cpu();
+	if (cpu && cpu->timer.sk == (__u64)timer_sock(timer))
+		cpu->timer.sk = 0;
 	return 0;
 }
 
@@ -436,9 +430,6 @@ static __always_inline void conn_closed(struct sock *sk, int oldstate, struct cp
 	}
 	if (cs)
 		bpf_map_delete_elem(&conns, &key);
-	/* closed inside its keepalive callback: see ka_timer_exit */
-	if (cpu && cpu->timer.sk == key)
-		cpu->timer.closed = 1;
 }
 
 /* In connect() (SYN_SENT) and listen(): the current task owns the socket.

@@ -45,13 +45,21 @@ static void skip(struct netns_skipped *skipped, const char *path, int err)
 	}
 }
 
+void netns_skipped_text(const struct netns_skipped *skipped, char *buf, size_t len)
+{
+	snprintf(buf, len, "could not open or enter %u network namespace%s (first %s: %s): "
+		 "their sockets are left out", skipped->count, skipped->count == 1 ? "" : "s",
+		 skipped->first, strerror(skipped->first_errno));
+}
+
 void netns_skipped_warn(const struct netns_skipped *skipped)
 {
-	if (skipped->count)
-		fprintf(stderr, "tcpkawatch: could not open or enter %u network namespace%s "
-			"(first %s: %s): their sockets are left out\n", skipped->count,
-			skipped->count == 1 ? "" : "s", skipped->first,
-			strerror(skipped->first_errno));
+	char text[NETNS_SKIPPED_TEXT_LEN];
+
+	if (!skipped->count)
+		return;
+	netns_skipped_text(skipped, text, sizeof(text));
+	fprintf(stderr, "tcpkawatch: %s\n", text);
 }
 
 /* Which namespace /proc/PID/net shows, told without /proc/PID/ns/net: the
@@ -73,7 +81,7 @@ struct walk_state {
 	void *ctx;
 	ino_t here;			/* the namespace this thread is in */
 	struct ino_set walked;		/* namespace inodes */
-	struct ino_set walked_net;	/* their proc_net_id()s */
+	struct ino_set reached_net;	/* proc_net_id()s of those walked or said skipped */
 	/* namespaces of processes whose /proc/PID/ns/net is unreadable */
 	struct unreadable {
 		ino_t net_id;		/* proc_net_id() */
@@ -112,12 +120,12 @@ static int add_unreadable(struct walk_state *w, const char *path, const char *pi
  * call fn there, once per namespace. fn's result, or -1 out of memory. */
 static int walk_one(struct walk_state *w, const char *path, const char *pid_dir)
 {
-	int fd = open(path, O_RDONLY), added, stop = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), added, stop = 0;
 	struct stat st;
 
 	if (fd < 0) {
-		if (errno == ENOENT || errno == ESRCH || w->netns)
-			return 0;	/* gone meanwhile, or not asked for */
+		if (errno == ENOENT || errno == ESRCH)
+			return 0;	/* gone meanwhile */
 		if (!pid_dir) {
 			skip(w->skipped, path, errno);
 			return 0;
@@ -133,13 +141,16 @@ static int walk_one(struct walk_state *w, const char *path, const char *pid_dir)
 		/* where this thread is already: no setns() (CAP_SYS_ADMIN) */
 		if (st.st_ino == w->here || !setns(fd, CLONE_NEWNET)) {
 			w->here = st.st_ino;
-			if (ino_set_add(&w->walked_net, proc_net_id("/proc/thread-self")) < 0)
+			if (ino_set_add(&w->reached_net, proc_net_id("/proc/thread-self")) < 0)
 				stop = out_of_memory();
 			else
 				stop = w->fn(w->ctx, st.st_ino);
 			w->count++;
 		} else {
 			skip(w->skipped, path, errno);
+			/* said once: not again for its unreadable /proc/PID/ns/net */
+			if (pid_dir && ino_set_add(&w->reached_net, proc_net_id(pid_dir)) < 0)
+				stop = out_of_memory();
 		}
 	}
 	close(fd);
@@ -152,7 +163,7 @@ int for_each_netns(__u32 netns, int (*fn)(void *ctx, __u32 netns), void *ctx,
 	const char *dirs[] = { "/proc", "/run/netns" };
 	/* setns() moves only the calling thread: come back to this thread's
 	 * namespace (/proc/self is the main thread's) */
-	int self = open("/proc/thread-self/ns/net", O_RDONLY), stop = 0;
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), stop = 0;
 	struct walk_state w = { .netns = netns, .fn = fn, .ctx = ctx, .skipped = skipped };
 	struct stat self_st;
 
@@ -181,9 +192,9 @@ int for_each_netns(__u32 netns, int (*fn)(void *ctx, __u32 netns), void *ctx,
 			closedir(dir);
 	}
 	/* an unreadable /proc/PID/ns/net is skipped only if no other way in
-	 * reached its namespace */
-	for (size_t i = 0; i < w.nunreadable; i++)
-		if (!ino_set_has(&w.walked_net, w.unreadable[i].net_id))
+	 * reached its namespace (and, asked for one, if that one was not) */
+	for (size_t i = 0; i < w.nunreadable && !(netns && w.count); i++)
+		if (!ino_set_has(&w.reached_net, w.unreadable[i].net_id))
 			skip(skipped, w.unreadable[i].path, w.unreadable[i].err);
 	if (w.here != self_st.st_ino && setns(self, CLONE_NEWNET)) {
 		fprintf(stderr, "tcpkawatch: cannot return to my network namespace: %s\n",
@@ -192,7 +203,7 @@ int for_each_netns(__u32 netns, int (*fn)(void *ctx, __u32 netns), void *ctx,
 	}
 	close(self);
 	free(w.walked.ino);
-	free(w.walked_net.ino);
+	free(w.reached_net.ino);
 	free(w.unreadable);
 	return stop < 0 ? -1 : w.count;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 #ifndef NETNS_H
 #define NETNS_H
+#include <stddef.h>
 #include <linux/types.h>
 
 /* The namespaces a walk found but could not enter (no CAP_SYS_ADMIN over
@@ -20,7 +21,10 @@ struct netns_skipped {
  * reader was in when it created it (bpf_iter_tcp's seq_net_private). */
 int for_each_netns(__u32 netns, int (*fn)(void *ctx, __u32 netns), void *ctx,
 		   struct netns_skipped *skipped);
-/* One line on stderr if the walk skipped namespaces, naming the first. */
+#define NETNS_SKIPPED_TEXT_LEN 192
+/* What was skipped, in words, naming the first one. */
+void netns_skipped_text(const struct netns_skipped *skipped, char *buf, size_t len);
+/* That, as one line on stderr, if the walk skipped namespaces. */
 void netns_skipped_warn(const struct netns_skipped *skipped);
 
 #endif

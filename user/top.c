@@ -85,9 +85,12 @@ static void draw(struct top *t, const struct lost_counts *l)
 		printw(" %s %llu", cause_name(c), (unsigned long long)t->deaths[c]);
 	if (lost)
 		printw("   LOST %llu", (unsigned long long)lost);
-	if (t->skipped.count)
-		mvprintw(y++, 0, "could not enter %u network namespace(s) (%s: %s): not shown",
-			 t->skipped.count, t->skipped.first, strerror(t->skipped.first_errno));
+	if (t->skipped.count) {
+		char text[NETNS_SKIPPED_TEXT_LEN];
+
+		netns_skipped_text(&t->skipped, text, sizeof(text));
+		mvaddstr(y++, 0, text);
+	}
 	y++;
 	attron(A_REVERSE);
 	record_titles(line, &socket_record, width)[-1] = '\0';	/* the '\n' */

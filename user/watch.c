@@ -145,7 +145,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	memcpy(&e, data, sizeof(e));
 	/* Opened before we attached: the owner found at an earlier event,
-	 * else the process holding the socket's inode now. */
+	 * else the process holding the socket now (ka_owners' pass). */
 	if (!e.pid) {
 		r = conn_table_find_open(&run->conns, e.sk, e.netns);
 		if (r && r->pid) {
@@ -226,17 +226,18 @@ static void warn_lost(const struct lost_counts *l, __u64 *seen)
 
 /* A tracepoint calls its programs in the order they were attached
  * (tracepoint_add_func()): each *_nested one after the program whose
- * skipped runs it takes. */
+ * skipped runs it takes. The timer's entry program last: a callback
+ * running while they attach must not leave its socket in the slot. */
 static int attach_all(struct watch_bpf *skel)
 {
 	struct bpf_program *progs[] = {
-		skel->progs.ka_timer_entry, skel->progs.ka_timer_start, skel->progs.ka_timer_exit,
+		skel->progs.ka_timer_exit, skel->progs.ka_timer_start, skel->progs.ka_timer_entry,
 		skel->progs.ka_set_state, skel->progs.ka_state_nested,
 		skel->progs.ka_receive_reset, skel->progs.ka_reset_nested,
 		skel->progs.ka_owners,
 	};
 	struct bpf_link **links[] = {
-		&skel->links.ka_timer_entry, &skel->links.ka_timer_start, &skel->links.ka_timer_exit,
+		&skel->links.ka_timer_exit, &skel->links.ka_timer_start, &skel->links.ka_timer_entry,
 		&skel->links.ka_set_state, &skel->links.ka_state_nested,
 		&skel->links.ka_receive_reset, &skel->links.ka_reset_nested,
 		&skel->links.ka_owners,
