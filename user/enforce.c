@@ -294,9 +294,13 @@ static int show_status(void)
 	char since[64];
 	time_t t;
 
-	if (fd < 0) {
+	if (fd < 0 && errno == ENOENT) {
 		printf("not enforced: nothing pinned at %s\n", PIN_DIR);
 		return 0;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "tcpkawatch: cannot open %s: %s\n", PIN_POLICY, strerror(errno));
+		return 1;
 	}
 	if (bpf_map_lookup_elem(fd, &zero, &p)) {
 		fprintf(stderr, "tcpkawatch: cannot read %s: %s\n", PIN_POLICY, strerror(errno));
@@ -319,16 +323,22 @@ static int show_status(void)
 static int remove_pins(bool quiet)
 {
 	const char *pins[] = { PIN_LINK, PIN_SOCKOPT_LINK, PIN_POLICY, PIN_COUNTERS, PIN_MARKS };
-	int removed = 0;
+	int removed = 0, err = 0;
 
-	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++)
-		if (!unlink(pins[i]))
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		if (!unlink(pins[i])) {
 			removed++;
+		} else if (errno != ENOENT && !err) {
+			/* still attached: say so, not "removed" */
+			fprintf(stderr, "tcpkawatch: cannot remove %s: %s\n", pins[i], strerror(errno));
+			err = 1;
+		}
+	}
 	rmdir(PIN_DIR);
-	if (!quiet)
+	if (!quiet && !err)
 		printf(removed ? "enforcement removed\n" : "not enforced: nothing pinned at %s\n",
 		       PIN_DIR);
-	return 0;
+	return err;
 }
 
 static bool bpffs_mounted(void)

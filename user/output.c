@@ -60,12 +60,23 @@ int out_stats_record(int fd, const struct conn_record *r)
 		.netns = r->netns, .t = &r->t, .pid = r->pid, .comm = r->comm,
 		.rec = r, .ctx = &r->last_ns,
 	};
-	size_t len = record_json(line, &connection_record, &row) - line;
-	ssize_t n = write(fd, line, len);
+	size_t len = record_json(line, &connection_record, &row) - line, done = 0;
 
-	if (n >= 0 && (size_t)n != len)
-		errno = ENOSPC;	/* a short write: the disk is full */
-	return (size_t)n == len ? 0 : -1;
+	/* One write (a line up to PIPE_BUF goes to a pipe whole); again after
+	 * a signal (no SA_RESTART), and the rest after a short one. */
+	while (done < len) {
+		ssize_t n = write(fd, line + done, len - done);
+
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		if (n > 0)
+			done += n;
+	}
+	return 0;
 }
 
 struct summary_walk {

@@ -18,6 +18,10 @@
 /* web_auth_stop waits this long for the server to take back the
  * connections it resumed */
 #define RESUMED_WAIT_S 5
+/* Checks waiting at most: more are denied at once, so that wrong passwords
+ * cannot hold the server's connections (a remembered good password never
+ * waits). */
+#define QUEUED_MAX 16
 
 /* A request waiting for a bcrypt check: the handler's *req_cls. */
 struct check {
@@ -43,9 +47,10 @@ struct web_auth {
 	pthread_cond_t back;		/* a resumed connection came back */
 	/* under lock: */
 	struct check *head, **tail;
-	unsigned int suspended;
+	unsigned int queued, suspended;
 	bool stop;
 	struct good *good;		/* a user's last good password */
+	size_t costliest;		/* the user whose hash costs most */
 	/* the thread's: */
 	struct crypt_data *crypt;
 };
@@ -94,9 +99,10 @@ static void decide(struct web_auth *a, struct check *c)
 		c->result = WEB_AUTH_OK;	/* checked meanwhile for another request */
 	} else {
 		pthread_mutex_unlock(&a->lock);
-		/* no such user: the same work against another user's hash, so
-		 * that the time taken does not tell which users exist */
-		ok = bcrypt_ok(a->crypt, c->pass, users[c->user >= 0 ? c->user : 0].hash) &&
+		/* no such user: work as dear as the dearest user's, so that
+		 * the time taken does not tell which users exist */
+		ok = bcrypt_ok(a->crypt, c->pass,
+			       users[c->user >= 0 ? (size_t)c->user : a->costliest].hash) &&
 		     c->user >= 0;
 		pthread_mutex_lock(&a->lock);
 		if (ok) {
@@ -126,6 +132,7 @@ static void *checker(void *arg)
 		a->head = c->next;
 		if (!a->head)
 			a->tail = &a->head;
+		a->queued--;
 		decide(a, c);
 		/* MHD's own lock is taken inside: never under ours */
 		conn = c->conn;
@@ -147,6 +154,9 @@ struct web_auth *web_auth_start(const struct web_config *cfg)
 		goto fail;
 	a->cfg = cfg;
 	a->tail = &a->head;
+	for (size_t i = 1; i < cfg->n_users; i++)
+		if (bcrypt_cost(cfg->users[i].hash) > bcrypt_cost(cfg->users[a->costliest].hash))
+			a->costliest = i;
 	a->good = calloc(cfg->n_users, sizeof(*a->good));
 	a->crypt = calloc(1, sizeof(*a->crypt));
 	pthread_mutex_init(&a->lock, NULL);
@@ -199,7 +209,7 @@ enum web_auth_result web_auth_check(struct web_auth *a, struct MHD_Connection *c
 	pthread_mutex_lock(&a->lock);
 	if (remembered(a, u, digest)) {
 		r = WEB_AUTH_OK;
-	} else if (a->stop) {
+	} else if (a->stop || a->queued >= QUEUED_MAX) {
 		r = WEB_AUTH_DENIED;
 	} else if (!(c = calloc(1, sizeof(*c)))) {
 		r = WEB_AUTH_ERROR;
@@ -215,6 +225,7 @@ enum web_auth_result web_auth_check(struct web_auth *a, struct MHD_Connection *c
 		/* before the thread can resume it: it dequeues under the lock */
 		MHD_suspend_connection(conn);
 		a->suspended++;
+		a->queued++;
 		*a->tail = c;
 		a->tail = &c->next;
 		pthread_cond_signal(&a->work);

@@ -31,17 +31,23 @@ struct field {
 
 /* One line "tcpkawatch: FILE: line N: ..." (no line without a node); -1. */
 __attribute__((format(printf, 3, 4)))
+/* One line on stderr: names from the file may hold any byte, so control
+ * characters print as '?'. */
 static int fail(const struct parse *p, const yaml_node_t *n, const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	fprintf(stderr, "tcpkawatch: %s: ", p->path);
 	if (n)
 		fprintf(stderr, "line %zu: ", n->start_mark.line + 1);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s\n", msg);
 	return -1;
 }
 
@@ -223,6 +229,11 @@ out:
 
 /* $2a$, $2b$ or $2y$, a cost of 04 to 31, $, then 22 characters of salt
  * and 31 of hash in bcrypt's base64 */
+int bcrypt_cost(const char *hash)
+{
+	return (hash[4] - '0') * 10 + (hash[5] - '0');
+}
+
 static bool is_bcrypt(const char *h)
 {
 	static const char b64[] = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -232,8 +243,8 @@ static bool is_bcrypt(const char *h)
 	    (h[2] != 'a' && h[2] != 'b' && h[2] != 'y') || h[3] != '$' ||
 	    h[4] < '0' || h[4] > '9' || h[5] < '0' || h[5] > '9' || h[6] != '$')
 		return false;
-	cost = (h[4] - '0') * 10 + (h[5] - '0');
-	return cost >= 4 && cost <= 31 && strspn(h + 7, b64) == 53;
+	cost = bcrypt_cost(h);
+	return cost >= 4 && cost <= BCRYPT_MAX_COST && strspn(h + 7, b64) == 53;
 }
 
 static int parse_users(struct parse *p, yaml_node_t *map)
@@ -257,7 +268,8 @@ static int parse_users(struct parse *p, yaml_node_t *map)
 				return fail(p, key, "basic_auth_users.%s given twice", name);
 		if (!hash || !is_bcrypt(hash))
 			return fail(p, value, "basic_auth_users.%s: not a bcrypt hash ($2a$, $2b$ "
-				    "or $2y$, 60 characters; see htpasswd -nbBC 10 USER PASS)", name);
+				    "or $2y$, 60 characters, cost 4 to %d; see htpasswd -nbBC 10 USER "
+				    "PASS)", name, BCRYPT_MAX_COST);
 		if (ARRAY_RESERVE(cfg->users, cfg->cap_users, cfg->n_users, 4))
 			return fail(p, NULL, "out of memory");
 		u = &cfg->users[cfg->n_users];

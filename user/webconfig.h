@@ -12,6 +12,10 @@
 #define WEBCONFIG_H
 #include <stddef.h>
 
+/* Each check of a password costs 2^cost rounds: at 15, about a second on
+ * one core; more would let one request hold the checks up for minutes. */
+#define BCRYPT_MAX_COST 15
+
 struct web_user {
 	char *name;
 	char *hash;		/* bcrypt: $2a$, $2b$ or $2y$ */
@@ -29,6 +33,8 @@ struct web_config {
  * accepts the pair, every hash is bcrypt). 0, or -1 with one line on
  * stderr naming the file and the problem; cfg is freed then. */
 int web_config_load(const char *path, struct web_config *cfg);
+/* The cost of a bcrypt hash that load accepted. */
+int bcrypt_cost(const char *hash);
 /* Frees what load filled in, the key wiped first. */
 void web_config_free(struct web_config *cfg);
 
