@@ -239,6 +239,11 @@ def test_webconfig_bad():
              "not a bcrypt hash"),
             ("a user twice", f"basic_auth_users:\n  a: '{good_hash}'\n  a: '{good_hash}'\n",
              "twice"),
+            # 2^31 rounds: hours a check (the shape of a hash, not computed)
+            ("bcrypt cost 31", f"basic_auth_users:\n  {USER}: '$2b$31${good_hash[7:]}'\n",
+             "cost 4 to 15"),
+            ("a control character in a name",
+             f'basic_auth_users:\n  "a\\x1b[2Jb": plain\n', "a?[2Jb"),
         ]
         for what, text, why in cases:
             path = text if text in (missing, directory) else write(
