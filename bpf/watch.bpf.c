@@ -217,7 +217,14 @@ static __always_inline void submit(struct ka_event *e)
  * layout (ka_timer_offset()). */
 static __always_inline struct sock *timer_sock(struct timer_list *timer)
 {
-	return (void *)timer - ka_timer_offset();
+	struct sock *sk = (void *)timer - ka_timer_offset();
+
+	/* as computed here: left to fold with a field's offset, clang makes
+	 * one offset of unknown sign, which verifiers before 6.18 refuse on
+	 * a trusted pointer ("math between trusted_ptr_ pointer and register
+	 * with unbounded min value") */
+	barrier_var(sk);
+	return sk;
 }
 
 /* The peer acked: tcp_ack() reset icsk_probes_out to 0 while we still count
