@@ -368,7 +368,11 @@ class Watch:
                 and (netns is None or e.get("netns") == netns)]
 
     def wait(self, pred, timeout, what, count=1):
-        return self.out.wait(pred, timeout, what, count)
+        try:
+            return self.out.wait(pred, timeout, what, count)
+        except TestFailure as e:
+            # its warnings ("lost so far") tell a loss from a slow machine
+            raise TestFailure(f"{e}; tcpkawatch's stderr: {''.join(self.err)!r}") from e
 
     def stop(self, signal_name="SIGINT", allow_loss=False):
         """End it as a user would; returns its exit code. Any loss it
