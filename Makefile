@@ -65,9 +65,9 @@ SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
 # Pure modules (no BPF, no libbpf): what the unit tests link, built
 # without clang or bpftool. The rest load, attach or read BPF objects, or
 # serve them (export's HTTP server and its web config).
-PURE_SRCS := user/aggregate.c user/clock.c user/decode.c user/fields.c \
-	user/output.c user/owner.c user/records.c user/text.c
-BPF_USER_SRCS := user/args.c user/bpf_log.c user/bpf_read.c user/cgroup.c \
+PURE_SRCS := user/aggregate.c user/cgroup.c user/clock.c user/decode.c user/fields.c \
+	user/output.c user/owner.c user/records.c user/series.c user/text.c user/workload.c
+BPF_USER_SRCS := user/args.c user/bpf_log.c user/bpf_read.c \
 	user/enforce.c user/export.c user/kernel.c user/list.c user/netns.c \
 	user/snapshot.c user/top.c user/watch.c user/webauth.c user/webconfig.c
 PURE_OBJS := $(PURE_SRCS:user/%.c=$(OUTPUT)/%.o)

@@ -82,6 +82,7 @@ struct ka_event {
 	__u64 sk;		/* socket address: identity while it lives */
 	__u64 start_ns;		/* connect/accept time, 0 if before us */
 	__u64 sock;		/* struct socket address (owner key), 0 once orphaned */
+	__u64 cgroup_id;	/* the socket's cgroup v2 (sock_cgroup_id()), 0 if unknown */
 	__u32 netns;		/* network namespace inode */
 	__u32 pid;		/* owner, 0 if unknown */
 	char comm[TASK_COMM_LEN];
@@ -115,6 +116,7 @@ struct list_record {
 	__u64 sk;		/* socket address: watch's key */
 	__u64 sock;		/* struct socket address (owner key), 0 without a file */
 	__u64 ino;		/* socket inode, 0 without a file or when not asked for */
+	__u64 cgroup_id;	/* the socket's cgroup v2, 0 if unknown or not full */
 	__u32 uid;
 	__u8 state;
 	__u8 keepalive;		/* SO_KEEPALIVE on */

@@ -94,6 +94,8 @@ struct conn_record *conn_table_update(struct conn_table *tab, const struct ka_ev
 	}
 	if (e->start_ns && !r->start_ns)
 		r->start_ns = e->start_ns;
+	if (e->cgroup_id)
+		r->cgroup_id = e->cgroup_id;
 	r->last_ns = e->ts_ns;
 	r->ka_source = e->ka_source;
 	r->idle_ms = e->idle_ms;

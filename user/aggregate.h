@@ -13,6 +13,7 @@ struct conn_record {
 	__u32 netns;
 	__u32 pid;
 	char comm[TASK_COMM_LEN];
+	__u64 cgroup_id;	/* the socket's cgroup v2, 0 if unknown */
 	struct conn_tuple t;
 	__u64 start_ns;		/* 0: opened before we started */
 	__u64 last_ns;		/* time of the last event */

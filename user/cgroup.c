@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <fts.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "cgroup.h"
 
 int cgroup2_root(char *path, size_t len)
@@ -21,4 +23,29 @@ int cgroup2_root(char *path, size_t len)
 	}
 	fclose(f);
 	return found;
+}
+
+int cgroup_walk(void (*fn)(void *ctx, __u64 id, const char *path), void *ctx)
+{
+	char root[PATH_MAX];
+	char *const roots[] = { root, NULL };
+	size_t root_len;
+	FTSENT *ent;
+	FTS *fts;
+
+	if (cgroup2_root(root, sizeof(root)))
+		return -1;
+	root_len = strlen(root);
+	/* FTS_NOSTAT would leave fts_statp unset: the id is the inode */
+	fts = fts_open(roots, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
+	if (!fts)
+		return -1;
+	while ((ent = fts_read(fts))) {
+		if (ent->fts_info != FTS_D)
+			continue;
+		/* a cgroup's id is its directory's inode (kernfs_node.id) */
+		fn(ctx, ent->fts_statp->st_ino, ent->fts_path[root_len] ? ent->fts_path + root_len : "/");
+	}
+	fts_close(fts);
+	return 0;
 }

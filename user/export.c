@@ -14,12 +14,17 @@
 #include <sys/socket.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <microhttpd.h>
 #include "args.h"
+#include "cgroup.h"
 #include "array.h"
 #include "clock.h"
 #include "decode.h"
 #include "records.h"
+#include "series.h"
 #include "export.h"
 #include "kernel.h"
 #include "snapshot.h"
@@ -29,6 +34,12 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:9977"
 #define MAX_PER_CONNECTION 10000
+/* Identity labels where the cgroup tree has no kubepods (--labels auto) */
+#define DEFAULT_HOST_LABELS "cgroup,netns"
+#define DEFAULT_KUBERNETES_LABELS "pod_uid,container_id"
+#define DEFAULT_MAX_WORKLOADS 2000
+#define MAX_MAX_WORKLOADS 1000000
+#define DEFAULT_FORGET_AFTER_S 600
 
 /* The HTTP server's limits (README, "Export"). Every client waits on
  * one polling thread, so an idle or slow one costs a socket and its
@@ -44,14 +55,6 @@
 /* TLS 1.2 and 1.3, as exporter-toolkit's default min_version */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
-struct counter {
-	__u32 netns;
-	__u8 type;		/* EV_PROBE, EV_ANSWERED, EV_DEATH */
-	__u8 cause;
-	__s32 err;
-	__u64 n;
-};
-
 /* The observer (main thread) writes the counts, losses and tick time;
  * the HTTP thread reads them under the lock. Only the HTTP thread uses the
  * snapshot: its one polling thread runs one request at a time, so scrapes
@@ -62,29 +65,46 @@ struct exporter {
 	struct web_auth *auth;	/* NULL: no basic auth */
 	struct snapshot *snap;
 	unsigned int per_conn_max;
+	int labels;		/* enum series_label: the identity labels */
+	__u64 forget_ns;	/* --forget-after */
 	pthread_mutex_t lock;
-	struct counter *counters;
-	size_t n, cap;
+	struct series_set counters;	/* by workload */
 	struct lost_counts lost;
 	__u64 tick_ns;		/* the observer's last tick; 0 before the first */
 	unsigned int netns_skipped;	/* by the last scrape (HTTP thread only) */
 };
 
-/* Gauges of one scrape, per namespace. */
-struct ns_gauges {
-	__u32 netns;
-	__u64 est_ka, est_no_ka, probing;
-};
-
+/* One scrape: its sockets' gauges by workload (struct series). */
 struct scrape {
-	struct ns_gauges *ns;
-	size_t n, cap;
+	struct series_set gauges;
+	int labels;
+	/* the last socket's series: the walk goes namespace by namespace, and
+	 * a workload's sockets come together */
+	__u64 last_cgroup_id;
+	__u32 last_netns;
+	struct series *last;
+	__u64 now_ns;
 	FILE *conn_series;	/* per-connection lines, if asked for */
 	unsigned int conn_left;
 	__u64 conn_dropped;
 };
 
 static void exporter_close(struct exporter *ex);
+
+/* A Kubernetes node: the kubelet's cgroups, by either cgroup driver */
+static bool kubernetes_node(void)
+{
+	char root[PATH_MAX], path[PATH_MAX + 16];
+	struct stat st;
+
+	if (cgroup2_root(root, sizeof(root)))
+		return false;
+	snprintf(path, sizeof(path), "%s/kubepods.slice", root);
+	if (!stat(path, &st))
+		return true;
+	snprintf(path, sizeof(path), "%s/kubepods", root);
+	return !stat(path, &st);
+}
 
 static int parse_listen(const char *arg, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -152,56 +172,114 @@ static void lost_counter(FILE *f, const char *key, const char *help, __u64 v)
 	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* One sample: name{labels,more} value, the braces only around something */
+static void sample(FILE *f, const char *name, const char *labels, const char *more,
+		   unsigned long long v)
+{
+	const char *sep = *labels && *more ? "," : "";
+
+	if (*labels || *more)
+		fprintf(f, "%s{%s%s%s} %llu\n", name, labels, sep, more, v);
+	else
+		fprintf(f, "%s %llu\n", name, v);
+}
+
+struct family_walk {
+	FILE *f;
+	const char *name;
+	__u8 type;
+};
+
+static void counter_samples(void *ctx, const struct series *s)
+{
+	const struct family_walk *w = ctx;
+	char more[96] = "";
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct series_counter *c = &s->counters[i];
+
+		if (c->type != w->type)
+			continue;
+		if (c->type == EV_DEATH)
+			snprintf(more, sizeof(more), "cause=\"%s\",errno=\"%s\"",
+				 cause_name(c->cause), errno_name(c->err));
+		sample(w->f, w->name, s->labels, more, c->n);
+	}
+}
+
 /* Called with ex->lock held. */
 static void counter_family(FILE *f, const struct exporter *ex, __u8 type, const char *name,
 			   const char *help)
 {
-	metric_head(f, name, "counter", help);
-	for (size_t i = 0; i < ex->n; i++) {
-		const struct counter *c = &ex->counters[i];
+	struct family_walk w = { f, name, type };
 
-		if (c->type != type)
-			continue;
-		fprintf(f, "%s{netns=\"%u\"", name, c->netns);
-		if (type == EV_DEATH)
-			fprintf(f, ",cause=\"%s\",errno=\"%s\"", cause_name(c->cause),
-				errno_name(c->err));
-		fprintf(f, "} %llu\n", (unsigned long long)c->n);
-	}
+	metric_head(f, name, "counter", help);
+	series_for_each(&ex->counters, counter_samples, &w);
 }
 
-/* The observer's counters as they are now; what it lost so far in *lost. */
-static void write_counters(FILE *f, struct exporter *ex, struct lost_counts *lost)
+static void mark_live(void *ctx, const struct series *gauges)
+{
+	struct exporter *ex = ctx;
+	struct series *s = series_find(&ex->counters, gauges->labels);
+
+	if (s)
+		s->live_ns = gauges->live_ns;
+}
+
+/* The observer's counters as they are now, less those of workloads gone
+ * (no socket in this scrape's gauges, no event) for --forget-after; what
+ * it lost so far in *lost. */
+static void write_counters(FILE *f, struct exporter *ex, const struct scrape *sc,
+			   struct lost_counts *lost)
 {
 	pthread_mutex_lock(&ex->lock);
+	series_for_each(&sc->gauges, mark_live, ex);
+	series_forget(&ex->counters, monotonic_ns(), ex->forget_ns);
 	counter_family(f, ex, EV_PROBE, "tcpkawatch_keepalive_probes_total",
 		       "Keepalive probes the kernel sent.");
 	counter_family(f, ex, EV_ANSWERED, "tcpkawatch_keepalive_answers_total",
 		       "Times a peer answered unanswered keepalive probes.");
 	counter_family(f, ex, EV_DEATH, "tcpkawatch_deaths_total",
 		       "Connections the kernel tore down, by cause and errno.");
+	metric_head(f, "tcpkawatch_workloads", "gauge",
+		    "Workloads (label sets of --labels) with counters now, at most --max-workloads.");
+	fprintf(f, "tcpkawatch_workloads %zu\n", ex->counters.n);
+	metric_head(f, "tcpkawatch_workloads_over_limit_total", "counter",
+		    "Events counted under the label value \"_other\": --max-workloads was reached.");
+	fprintf(f, "tcpkawatch_workloads_over_limit_total %llu\n",
+		(unsigned long long)ex->counters.over_limit);
 	*lost = ex->lost;
 	pthread_mutex_unlock(&ex->lock);
 }
 
-static struct ns_gauges *gauges_of(struct scrape *sc, __u32 netns)
+/* The series of a socket of the scrape, NULL when out of memory */
+static struct series *gauges_of(struct scrape *sc, const struct list_record *r, __u32 netns)
 {
-	for (size_t i = 0; i < sc->n; i++)
-		if (sc->ns[i].netns == netns)
-			return &sc->ns[i];
-	if (ARRAY_RESERVE(sc->ns, sc->cap, sc->n, 16))
-		return NULL;
-	sc->ns[sc->n] = (struct ns_gauges){ .netns = netns };
-	return &sc->ns[sc->n++];
+	char labels[SERIES_LABELS_LEN];
+	struct workload w;
+
+	if (sc->last && sc->last_cgroup_id == r->cgroup_id && sc->last_netns == netns)
+		return sc->last;
+	series_labels(labels, sc->labels, workload_of(r->cgroup_id, &w), netns);
+	sc->last = series_get(&sc->gauges, labels);
+	sc->last_cgroup_id = r->cgroup_id;
+	sc->last_netns = netns;
+	return sc->last;
 }
 
 static void scrape_one(void *ctx, const struct list_record *r, __u32 netns)
 {
 	struct scrape *sc = ctx;
-	struct ns_gauges *g = gauges_of(sc, netns);
-	char laddr[ADDR_STR_LEN], raddr[ADDR_STR_LEN];
+	char laddr[ADDR_STR_LEN], raddr[ADDR_STR_LEN], more[160];
+	struct series *g;
 
-	if (!g || r->state != TCP_ESTABLISHED || !r->full)
+	if (!r->full)	/* TIME_WAIT, SYN_RECV: no cgroup of their own */
+		return;
+	g = gauges_of(sc, r, netns);
+	if (!g)
+		return;
+	g->live_ns = sc->now_ns;
+	if (r->state != TCP_ESTABLISHED)
 		return;
 	if (r->keepalive)
 		g->est_ka++;
@@ -219,19 +297,37 @@ static void scrape_one(void *ctx, const struct list_record *r, __u32 netns)
 	sc->conn_left--;
 	format_ip(laddr, &r->t, 0);
 	format_ip(raddr, &r->t, 1);
-	fprintf(sc->conn_series, "tcpkawatch_connection_unanswered_probes{netns=\"%u\",laddr=\"%s\","
-		"lport=\"%u\",raddr=\"%s\",rport=\"%u\"} %u\n", netns, laddr, r->t.sport, raddr,
-		r->t.dport, r->probes_out);
+	snprintf(more, sizeof(more), "laddr=\"%s\",lport=\"%u\",raddr=\"%s\",rport=\"%u\"", laddr,
+		 r->t.sport, raddr, r->t.dport);
+	sample(sc->conn_series, "tcpkawatch_connection_unanswered_probes", g->labels, more,
+	       r->probes_out);
+}
+
+static void gauge_samples(void *ctx, const struct series *s)
+{
+	FILE *f = ctx;
+
+	sample(f, "tcpkawatch_established_connections", s->labels, "keepalive=\"true\"",
+	       s->est_ka);
+	sample(f, "tcpkawatch_established_connections", s->labels, "keepalive=\"false\"",
+	       s->est_no_ka);
+}
+
+static void probing_samples(void *ctx, const struct series *s)
+{
+	sample(ctx, "tcpkawatch_probing_connections", s->labels, "", s->probing);
 }
 
 static void write_metrics(FILE *f, struct exporter *ex)
 {
-	struct scrape sc = { .conn_left = ex->per_conn_max };
+	struct scrape sc = { .labels = ex->labels, .conn_left = ex->per_conn_max };
 	struct netns_skipped skipped;
 	struct lost_counts lost;
 	char *conn_buf = NULL;
 	size_t conn_len = 0;
 
+	series_set_init(&sc.gauges, ex->labels, ex->counters.max);
+	sc.now_ns = monotonic_ns();
 	if (ex->per_conn_max)
 		sc.conn_series = open_memstream(&conn_buf, &conn_len);
 	snapshot_walk(ex->snap, 0, scrape_one, &sc, &skipped);
@@ -241,19 +337,13 @@ static void write_metrics(FILE *f, struct exporter *ex)
 		netns_skipped_warn(&skipped);
 	ex->netns_skipped = skipped.count;
 
-	write_counters(f, ex, &lost);
+	write_counters(f, ex, &sc, &lost);
 	metric_head(f, "tcpkawatch_established_connections", "gauge",
 		    "Established TCP connections now, with and without keepalive.");
-	for (size_t i = 0; i < sc.n; i++)
-		fprintf(f, "tcpkawatch_established_connections{netns=\"%u\",keepalive=\"true\"} %llu\n"
-			"tcpkawatch_established_connections{netns=\"%u\",keepalive=\"false\"} %llu\n",
-			sc.ns[i].netns, (unsigned long long)sc.ns[i].est_ka, sc.ns[i].netns,
-			(unsigned long long)sc.ns[i].est_no_ka);
+	series_for_each(&sc.gauges, gauge_samples, f);
 	metric_head(f, "tcpkawatch_probing_connections", "gauge",
 		    "Established TCP connections with unanswered keepalive probes now.");
-	for (size_t i = 0; i < sc.n; i++)
-		fprintf(f, "tcpkawatch_probing_connections{netns=\"%u\"} %llu\n", sc.ns[i].netns,
-			(unsigned long long)sc.ns[i].probing);
+	series_for_each(&sc.gauges, probing_samples, f);
 	metric_head(f, "tcpkawatch_netns_skipped", "gauge",
 		    "Network namespaces this scrape could not enter: their connections are not counted.");
 	fprintf(f, "tcpkawatch_netns_skipped %u\n", skipped.count);
@@ -276,7 +366,7 @@ static void write_metrics(FILE *f, struct exporter *ex)
 	metric_head(f, "tcpkawatch_build_info", "gauge", "tcpkawatch's version.");
 	fprintf(f, "tcpkawatch_build_info{version=\"%s\"} 1\n", TCPKAWATCH_VERSION);
 	free(conn_buf);
-	free(sc.ns);
+	series_set_free(&sc.gauges);
 }
 
 /* Queue status, the response, and let go of it (MHD keeps its own
@@ -425,21 +515,32 @@ static int start_httpd(struct exporter *ex, int listen_fd)
 	return 0;
 }
 
+struct export_opts {
+	const char *listen;
+	unsigned int per_conn;
+	const char *web_config;
+	int labels;		/* -1: auto */
+	unsigned long max_workloads;
+	unsigned long forget_after_s;
+};
+
 /* Listen on "ADDR:PORT" (parsed already into ss, len) and serve; NULL
  * with one line on stderr on failure. */
-static struct exporter *exporter_open(const char *listen_addr, const struct sockaddr_storage *ss,
-				      socklen_t len, unsigned int per_conn_max,
-				      const struct web_config *web)
+static struct exporter *exporter_open(const struct export_opts *o, const struct sockaddr_storage *ss,
+				      socklen_t len, const struct web_config *web)
 {
 	struct exporter *ex = calloc(1, sizeof(*ex));
 	int fd;
 
 	if (!ex)
 		return NULL;
-	ex->per_conn_max = per_conn_max;
+	ex->per_conn_max = o->per_conn;
+	ex->labels = o->labels;
+	ex->forget_ns = o->forget_after_s * 1000000000ULL;
+	series_set_init(&ex->counters, o->labels, o->max_workloads);
 	ex->web = web;
 	pthread_mutex_init(&ex->lock, NULL);
-	fd = listen_on(listen_addr, ss, len);
+	fd = listen_on(o->listen, ss, len);
 	if (fd < 0)
 		goto fail;
 	ex->snap = snapshot_open(false);
@@ -465,44 +566,26 @@ static void exporter_close(struct exporter *ex)
 	web_auth_free(ex->auth);
 	snapshot_close(ex->snap);
 	pthread_mutex_destroy(&ex->lock);
-	free(ex->counters);
+	series_set_free(&ex->counters);
 	free(ex);
-}
-
-/* The counter of key, added at 0 if new; NULL when out of memory. Called
- * with ex->lock held. */
-static struct counter *counter_of(struct exporter *ex, const struct counter *key)
-{
-	for (size_t i = 0; i < ex->n; i++) {
-		struct counter *c = &ex->counters[i];
-
-		if (c->netns == key->netns && c->type == key->type && c->cause == key->cause &&
-		    c->err == key->err)
-			return c;
-	}
-	if (ARRAY_RESERVE(ex->counters, ex->cap, ex->n, 32))
-		return NULL;
-	ex->counters[ex->n] = *key;
-	return &ex->counters[ex->n++];
 }
 
 /* Count one event of the observer (its thread). */
 static void sink_event(void *ctx, const struct ka_event *e)
 {
 	struct exporter *ex = ctx;
-	struct counter key = { .netns = e->netns, .type = e->type };
-	struct counter *c;
+	char labels[SERIES_LABELS_LEN];
+	struct workload w;
+	struct series *s;
 
 	if (e->type == EV_CLOSE)
 		return;
-	if (e->type == EV_DEATH) {
-		key.cause = e->cause;
-		key.err = e->err;
-	}
+	series_labels(labels, ex->labels, workload_of(e->cgroup_id, &w), e->netns);
 	pthread_mutex_lock(&ex->lock);
-	c = counter_of(ex, &key);
-	if (c)
-		c->n++;
+	s = series_get(&ex->counters, labels);
+	if (s && !series_count(s, e->type, e->type == EV_DEATH ? e->cause : 0,
+			       e->type == EV_DEATH ? e->err : 0))
+		s->event_ns = monotonic_ns();
 	pthread_mutex_unlock(&ex->lock);
 }
 
@@ -518,18 +601,20 @@ static bool sink_tick(void *ctx, const struct lost_counts *l)
 	return true;
 }
 
-struct export_opts {
-	const char *listen;
-	unsigned int per_conn;
-	const char *web_config;
-};
-
 static const char export_doc[] =
 "Serve Prometheus metrics of keepalive probes, answers and deaths (by\n"
 "cause and errno) and gauges of established connections with and without\n"
-"keepalive and of probing connections, per network namespace, on\n"
+"keepalive and of probing connections, per workload, on\n"
 "http://ADDR:PORT/metrics (default " DEFAULT_LISTEN ", loopback only);\n"
 "/healthz answers 200 \"ok\" while the observer reads events.\n"
+"\n"
+"A workload is what --labels names of a socket's cgroup v2 (the one it\n"
+"was created in): pod_uid (the Kubernetes pod), container_id, cgroup (its\n"
+"path), netns (its network namespace's inode). The default, auto, is\n"
+DEFAULT_KUBERNETES_LABELS " where the cgroup tree has kubepods, else\n"
+DEFAULT_HOST_LABELS ". The series of a workload that had neither an event nor\n"
+"a TCP socket for --forget-after are dropped; past --max-workloads, new\n"
+"workloads are counted under the label value \"_other\".\n"
 "\n"
 "--web-config FILE serves over TLS and behind basic auth (every path,\n"
 "/healthz too), in the format of Prometheus' exporter-toolkit:\n"
@@ -543,9 +628,11 @@ static const char export_doc[] =
 "  tcpkawatch export\n"
 "  tcpkawatch export --listen 0.0.0.0:9977   # reachable from the network\n"
 "  tcpkawatch export --per-connection 100     # a series per probing connection\n"
+"  tcpkawatch export --labels pod_uid         # one series per pod\n"
+"  tcpkawatch export --labels none            # one series for the machine\n"
 "  tcpkawatch export --listen 0.0.0.0:9977 --web-config /etc/tcpkawatch/web.yml\n";
 
-enum { OPT_WEB_CONFIG = 1000 };
+enum { OPT_WEB_CONFIG = 1000, OPT_LABELS, OPT_MAX_WORKLOADS, OPT_FORGET_AFTER };
 
 static const struct argp_option export_options[] = {
 	{ "listen", 'l', "ADDR:PORT", 0, "Where to serve (default " DEFAULT_LISTEN ")", 0 },
@@ -553,6 +640,14 @@ static const struct argp_option export_options[] = {
 	  "Also a series per probing connection, at most N (1-10000; default none)", 0 },
 	{ "web-config", OPT_WEB_CONFIG, "FILE", 0,
 	  "TLS and basic auth as FILE says (exporter-toolkit's YAML format; see above)", 0 },
+	{ "labels", OPT_LABELS, "LIST", 0,
+	  "Identity labels: a comma list of pod_uid, container_id, cgroup, netns; or "
+	  "none; or auto (default; see above)", 0 },
+	{ "max-workloads", OPT_MAX_WORKLOADS, "N", 0,
+	  "Series of at most N workloads (1-1000000; default 2000)", 0 },
+	{ "forget-after", OPT_FORGET_AFTER, "SECONDS", 0,
+	  "Drop a workload's series after this long without an event or a socket (default 600)",
+	  0 },
 	COMMON_OPTIONS,
 	{},
 };
@@ -574,6 +669,20 @@ static error_t export_parse(int key, char *arg, struct argp_state *state)
 	case OPT_WEB_CONFIG:
 		o->web_config = arg;
 		break;
+	case OPT_LABELS:
+		o->labels = strcmp(arg, "auto") != 0 ? series_labels_parse(arg) : -1;
+		if (o->labels == -1 && strcmp(arg, "auto") != 0)
+			usage_error("invalid --labels '%s': a comma list of pod_uid, container_id, "
+				    "cgroup, netns; or none; or auto", arg);
+		break;
+	case OPT_MAX_WORKLOADS:
+		if (!parse_ulong(arg, 1, MAX_MAX_WORKLOADS, &o->max_workloads))
+			usage_error("invalid --max-workloads '%s': 1 to %d", arg, MAX_MAX_WORKLOADS);
+		break;
+	case OPT_FORGET_AFTER:
+		if (!parse_ulong(arg, 1, UINT32_MAX, &o->forget_after_s))
+			usage_error("invalid --forget-after '%s': seconds, 1 or more", arg);
+		break;
 	default:
 		return common_parse(key, arg, state);
 	}
@@ -587,7 +696,10 @@ int export_main(int argc, char **argv)
 		.parser = export_parse,
 		.doc = export_doc,
 	};
-	struct export_opts o = { .listen = DEFAULT_LISTEN };
+	struct export_opts o = {
+		.listen = DEFAULT_LISTEN, .labels = -1, .max_workloads = DEFAULT_MAX_WORKLOADS,
+		.forget_after_s = DEFAULT_FORGET_AFTER_S,
+	};
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	struct watch_opts wopts = {};
@@ -600,6 +712,9 @@ int export_main(int argc, char **argv)
 	parse_command(&argp, "tcpkawatch export", argc, argv, &o);
 	if (parse_listen(o.listen, &addr, &addr_len))
 		usage_error("invalid --listen '%s': ADDR:PORT such as %s", o.listen, DEFAULT_LISTEN);
+	if (o.labels == -1)
+		o.labels = series_labels_parse(kubernetes_node() ? DEFAULT_KUBERNETES_LABELS
+								 : DEFAULT_HOST_LABELS);
 	if (o.web_config && web_config_load(o.web_config, &web))
 		return 2;
 	if (web.cert_pem && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
@@ -609,7 +724,7 @@ int export_main(int argc, char **argv)
 	}
 	if (check_privileges("export", PRIV_OBSERVE | PRIV_NETNS, NULL))
 		goto out;
-	ex = exporter_open(o.listen, &addr, addr_len, o.per_conn, &web);
+	ex = exporter_open(&o, &addr, addr_len, &web);
 	if (!ex)
 		goto out;
 	snprintf(ready, sizeof(ready), "Serving Prometheus metrics on %s://%s/metrics%s. "

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "tcpkawatch.h"
+#include "workload.h"
 
 enum val_kind {
 	VAL_NULL,	/* unknown or not applicable: JSON null, CSV empty, "-" */
@@ -35,6 +36,7 @@ struct out_row {
 	const struct conn_tuple *t;	/* NULL: no connection (lost) */
 	__u32 pid;			/* 0: unknown */
 	const char *comm;
+	const struct workload *workload;	/* NULL: unknown (workload_of()) */
 	const void *rec;		/* ka_event, conn_record, list_record, ... */
 	const void *ctx;		/* what else the kind's getters need */
 };
@@ -58,8 +60,9 @@ struct record_kind {
 
 #define RECORD_KIND(table) { table, sizeof(table) / sizeof((table)[0]) }
 
-/* The longest line a writer can make: every field at its widest. */
-#define RECORD_LINE_LEN 4096
+/* The longest line a writer can make: every field at its widest, a
+ * cgroup path of control characters (\u00XX) among them. */
+#define RECORD_LINE_LEN (4096 + 6 * WORKLOAD_CGROUP_MAX)
 
 /* Each writes one line, '\n' included, '\0' not, at p (RECORD_LINE_LEN
  * bytes at most), and returns its end. */

@@ -147,6 +147,7 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 	const struct list_opts *o = run->opts;
 	struct conn_state cs, *seen = NULL;
 	char comm[TASK_COMM_LEN] = "", *line, *end;
+	struct workload w;
 	struct out_row row;
 	__u32 pid = 0;
 
@@ -162,6 +163,8 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 	row = (struct out_row){
 		.netns = netns, .t = &r->t, .pid = pid, .comm = comm, .rec = r, .ctx = seen,
 	};
+	if (o->format != FMT_COLUMNS)	/* the columns have no workload */
+		row.workload = workload_of(r->cgroup_id, &w);
 	line = run->out + run->out_len;
 	if (o->format == FMT_COLUMNS)
 		end = record_columns(line, &socket_record, &row, endpoint_width(o->filter.family));

@@ -32,6 +32,7 @@ void out_header(const struct out_ctx *o)
 void out_event(const struct out_ctx *o, const struct ka_event *e)
 {
 	const struct record_kind *k = event_record(e->type);
+	struct workload w;
 	struct out_row row = {
 		.netns = e->netns, .t = &e->t, .pid = e->pid, .comm = e->comm,
 		.rec = e, .ctx = &o->realtime_offset_ns,
@@ -39,16 +40,26 @@ void out_event(const struct out_ctx *o, const struct ka_event *e)
 
 	if (!k)		/* EV_CLOSE shows in the summary only */
 		return;
+	if (o->json)	/* the columns have no workload */
+		row.workload = workload_of(e->cgroup_id, &w);
 	put_line(o, k, &row);
 	fflush(o->f);
 }
 
+/* A connection's record as a row: *w holds its workload */
+static struct out_row connection_row(const struct conn_record *r, const __u64 *end_ns,
+				     struct workload *w)
+{
+	return (struct out_row){
+		.netns = r->netns, .t = &r->t, .pid = r->pid, .comm = r->comm,
+		.workload = workload_of(r->cgroup_id, w), .rec = r, .ctx = end_ns,
+	};
+}
+
 static void put_connection(const struct out_ctx *o, const struct conn_record *r, __u64 end_ns)
 {
-	struct out_row row = {
-		.netns = r->netns, .t = &r->t, .pid = r->pid, .comm = r->comm,
-		.rec = r, .ctx = &end_ns,
-	};
+	struct workload w;
+	struct out_row row = connection_row(r, &end_ns, &w);
 
 	put_line(o, &connection_record, &row);
 }
@@ -56,10 +67,8 @@ static void put_connection(const struct out_ctx *o, const struct conn_record *r,
 int out_stats_record(int fd, const struct conn_record *r)
 {
 	char line[RECORD_LINE_LEN];
-	struct out_row row = {
-		.netns = r->netns, .t = &r->t, .pid = r->pid, .comm = r->comm,
-		.rec = r, .ctx = &r->last_ns,
-	};
+	struct workload w;
+	struct out_row row = connection_row(r, &r->last_ns, &w);
 	size_t len = record_json(line, &connection_record, &row) - line, done = 0;
 
 	/* One write (a line up to PIPE_BUF goes to a pipe whole); again after

@@ -48,6 +48,31 @@ static void get_comm(const struct out_row *row, struct field_val *v)
 		STR(v, row->comm);
 }
 
+/* "": the cgroup names none (or its path is too long to show) */
+static void workload_str(struct field_val *v, const char *s)
+{
+	if (*s)
+		STR(v, s);
+}
+
+static void get_cgroup(const struct out_row *row, struct field_val *v)
+{
+	if (row->workload)
+		workload_str(v, row->workload->cgroup);
+}
+
+static void get_container_id(const struct out_row *row, struct field_val *v)
+{
+	if (row->workload)
+		workload_str(v, row->workload->container_id);
+}
+
+static void get_pod_uid(const struct out_row *row, struct field_val *v)
+{
+	if (row->workload)
+		workload_str(v, row->workload->pod_uid);
+}
+
 #define CONN_FIELDS \
 	{ "netns", "NETNS", -10, false, get_netns }, \
 	{ "family", NULL, 0, false, get_family }, \
@@ -58,7 +83,10 @@ static void get_comm(const struct out_row *row, struct field_val *v)
 	{ "rport", NULL, 0, false, get_rport }, \
 	{ NULL, "RADDR:RPORT", -FIELD_ENDPOINT, false, get_remote }, \
 	{ "pid", "PID", 7, false, get_pid }, \
-	{ "comm", "COMM", -15, false, get_comm }
+	{ "comm", "COMM", -15, false, get_comm }, \
+	{ "cgroup", NULL, 0, false, get_cgroup }, \
+	{ "container_id", NULL, 0, false, get_container_id }, \
+	{ "pod_uid", NULL, 0, false, get_pod_uid }
 
 /* watch's events */
 #define EVENT(row) ((const struct ka_event *)(row)->rec)

@@ -235,27 +235,43 @@ def cgroup2_root():
 
 
 class Cgroup:
-    """A cgroup v2 of the test's own, removed with what runs in it."""
+    """A cgroup v2 of the test's own, removed with what runs in it: a new
+    one under the root, or the path rel under it, made with the parents
+    it lacks (all of them removed after)."""
 
-    def __init__(self):
+    def __init__(self, rel=None):
         global _ns_seq
         _ns_seq += 1
-        self.path = os.path.join(cgroup2_root(), f"tkw-{os.getpid()}-{_ns_seq}")
+        self.rel = rel or f"tkw-{os.getpid()}-{_ns_seq}"
+        self.path = os.path.join(cgroup2_root(), self.rel)
 
     def __enter__(self):
-        os.mkdir(self.path)
+        self.made = []
+        path = cgroup2_root()
+        for name in self.rel.split("/"):
+            path = os.path.join(path, name)
+            if not os.path.isdir(path):
+                os.mkdir(path)
+                self.made.append(path)
         return self
 
-    def __exit__(self, *exc):
-        with open(os.path.join(self.path, "cgroup.procs")) as f:
+    def kill(self):
+        """End what runs in it, and wait until it is empty."""
+        procs = os.path.join(self.path, "cgroup.procs")
+        with open(procs) as f:
             for pid in f.read().split():
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        wait_until(lambda: not open(os.path.join(self.path, "cgroup.procs")).read().strip(),
-                   5, "the cgroup to empty")
-        os.rmdir(self.path)
+        wait_until(lambda: not open(procs).read().strip(), 5, "the cgroup to empty")
+
+    def __exit__(self, *exc):
+        if os.path.isdir(self.path):
+            self.kill()
+        for path in reversed(self.made):
+            if os.path.isdir(path):
+                os.rmdir(path)
 
 
 class Bpffs:

@@ -58,6 +58,7 @@ int main(void)
 	CHECK(!strcmp(s, "{\"event\":\"death\",\"ts\":1700000005.500000,\"netns\":4026531840,"
 		      "\"family\":6,\"laddr\":\"::1\",\"lport\":5000,\"raddr\":\"::1\","
 		      "\"rport\":41000,\"pid\":1234,\"comm\":\"my \\\"app\\\"\\u000a\","
+		      "\"cgroup\":null,\"container_id\":null,\"pod_uid\":null,"
 		      "\"ka_source\":\"enforced\",\"state\":\"ESTABLISHED\",\"unanswered\":2,"
 		      "\"cause\":\"keepalive\",\"errno\":\"ETIMEDOUT\",\"lifetime_ms\":5100,"
 		      "\"silence_ms\":3004,\"user_timeout_ms\":0}\n"));

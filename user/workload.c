@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
+#include <pthread.h>
+#include <search.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "array.h"
+#include "cgroup.h"
+#include "clock.h"
+#include "workload.h"
+
+/* A removed cgroup is forgotten once it has not been asked for this long. */
+#define GONE_KEEP_NS (600 * 1000000000ULL)
+
+static bool all_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* name, len: one path component, its ".scope"/".slice" cut off */
+static bool names_container(const char *name, size_t len)
+{
+	const char *id;
+
+	if (len < CONTAINER_ID_LEN)
+		return false;
+	id = name + len - CONTAINER_ID_LEN;
+	return all_hex(id, CONTAINER_ID_LEN) && (id == name || id[-1] == '-');
+}
+
+static bool names_pod(const char *name, size_t len)
+{
+	const char *uid;
+
+	if (len < POD_UID_LEN + 3)
+		return false;
+	uid = name + len - POD_UID_LEN;
+	if (strncmp(uid - 3, "pod", 3) != 0 || (uid - 3 != name && uid[-4] != '-'))
+		return false;
+	for (int i = 0; i < POD_UID_LEN; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? uid[i] != '-' && uid[i] != '_' : !isxdigit((unsigned char)uid[i]))
+			return false;
+	}
+	return true;
+}
+
+static size_t cut_suffix(const char *name, size_t len)
+{
+	static const char *const suffixes[] = { ".scope", ".slice" };
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t n = strlen(suffixes[i]);
+
+		if (len > n && !memcmp(name + len - n, suffixes[i], n))
+			return len - n;
+	}
+	return len;
+}
+
+void workload_parse(struct workload *w, const char *path)
+{
+	size_t path_len = strlen(path);
+	bool kubepods = false;
+	const char *p = path;
+
+	if (path_len < sizeof(w->cgroup))
+		memcpy(w->cgroup, path, path_len + 1);
+	else
+		w->cgroup[0] = '\0';
+	w->container_id[0] = '\0';
+	w->pod_uid[0] = '\0';
+	while (*p) {
+		const char *name = p + strspn(p, "/");
+		size_t len = strcspn(name, "/");
+
+		p = name + len;
+		if (!len)
+			break;
+		len = cut_suffix(name, len);
+		if (strncmp(name, "kubepods", 8) == 0)
+			kubepods = true;
+		if (names_container(name, len)) {	/* the innermost wins */
+			memcpy(w->container_id, name + len - CONTAINER_ID_LEN, CONTAINER_ID_LEN);
+			w->container_id[CONTAINER_ID_LEN] = '\0';
+		}
+		if (kubepods && names_pod(name, len)) {
+			for (int i = 0; i < POD_UID_LEN; i++) {
+				char c = name[len - POD_UID_LEN + i];
+
+				w->pod_uid[i] = c == '_' ? '-' : c;
+			}
+			w->pod_uid[POD_UID_LEN] = '\0';
+		}
+	}
+}
+
+/* What the walks learnt: a cgroup by id, its path (NULL: gone before the
+ * first walk after it was asked for; ids are never reused). */
+struct cgroup_entry {
+	__u64 id;
+	char *path;
+	__u64 asked_ns;		/* last asked for */
+	unsigned int walk;	/* the last walk that found it */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	void *tree;		/* of struct cgroup_entry, by id (tsearch) */
+	unsigned int walk;	/* walks so far */
+	struct cgroup_entry **gone;	/* collected for tdelete() */
+	size_t n_gone, cap_gone;
+	__u64 now_ns;
+} known = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int by_id(const void *a, const void *b)
+{
+	__u64 x = ((const struct cgroup_entry *)a)->id, y = ((const struct cgroup_entry *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct cgroup_entry *entry_of(__u64 id)
+{
+	struct cgroup_entry key = { .id = id };
+	void *node = tfind(&key, &known.tree, by_id);
+
+	return node ? *(struct cgroup_entry **)node : NULL;
+}
+
+/* Add id, path if new; NULL when out of memory. */
+static struct cgroup_entry *entry_add(__u64 id, const char *path)
+{
+	struct cgroup_entry *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->id = id;
+	e->path = path ? strdup(path) : NULL;
+	if ((path && !e->path) || !tsearch(e, &known.tree, by_id)) {
+		free(e->path);
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static void found(void *ctx, __u64 id, const char *path)
+{
+	struct cgroup_entry *e = entry_of(id);
+
+	(void)ctx;
+	if (!e)
+		e = entry_add(id, path);
+	if (e)
+		e->walk = known.walk;
+}
+
+/* twalk() visits each node once as a leaf or in postorder */
+static void collect_gone(const void *node, VISIT v, int depth)
+{
+	struct cgroup_entry *e = *(struct cgroup_entry *const *)node;
+
+	(void)depth;
+	if ((v == leaf || v == postorder) && e->walk != known.walk &&
+	    known.now_ns - e->asked_ns > GONE_KEEP_NS &&
+	    !ARRAY_RESERVE(known.gone, known.cap_gone, known.n_gone, 64))
+		known.gone[known.n_gone++] = e;
+}
+
+/* Learn every cgroup there is now; forget removed ones nobody asked for
+ * lately. */
+static void walk(void)
+{
+	known.walk++;
+	cgroup_walk(found, NULL);
+	known.n_gone = 0;
+	twalk(known.tree, collect_gone);
+	for (size_t i = 0; i < known.n_gone; i++) {
+		tdelete(known.gone[i], &known.tree, by_id);
+		free(known.gone[i]->path);
+		free(known.gone[i]);
+	}
+}
+
+const struct workload *workload_of(__u64 cgroup_id, struct workload *w)
+{
+	struct cgroup_entry *e;
+	const char *path = NULL;
+
+	if (!cgroup_id)
+		return NULL;
+	pthread_mutex_lock(&known.lock);
+	known.now_ns = monotonic_ns();
+	e = entry_of(cgroup_id);
+	if (!e) {
+		walk();
+		e = entry_of(cgroup_id);
+		if (!e)		/* removed already: said once, not a walk a time */
+			e = entry_add(cgroup_id, NULL);
+	}
+	if (e) {
+		e->asked_ns = known.now_ns;
+		path = e->path;
+	}
+	if (path)
+		workload_parse(w, path);
+	pthread_mutex_unlock(&known.lock);
+	return path ? w : NULL;
+}
