@@ -42,9 +42,9 @@ def metric(text, name, **labels):
 
 
 def start_pair(ns, cg, port, *ka):
-    server = Peer(ns, "server", "--port", port, "--lifetime", 30, *ka, cgroup=cg)
+    server = Peer(ns, "server", "--port", port, "--lifetime", 120, *ka, cgroup=cg)
     server.wait("ready")
-    client = Peer(ns, "client", "--port", port, "--lifetime", 30, *ka, cgroup=cg)
+    client = Peer(ns, "client", "--port", port, "--lifetime", 120, *ka, cgroup=cg)
     cport = client.wait("ready")["ready"]
     server.wait("accepted")
     return cport
