@@ -12,7 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ka import SCHEMA, Netns, Watch, TCPKAWATCH, check, wait_until
+from ka import SCHEMA, Netns, TestFailure, Watch, TCPKAWATCH, check, run, wait_until
 from test_keepalive import COUNTERS, KA, open_pair
 
 
@@ -60,9 +60,13 @@ def test_export_scraped_by_prometheus():
             ns.blackhole_after_handshake(5400)
             open_pair(ns, 5400)
             open_pair(ns, 5401, server_args=(), client_args=())
-            wait_until(lambda: sample(get(metrics_url), "tcpkawatch_established_connections",
-                                      netns=ns.inode, keepalive="false") == 2, 5,
-                       "a first scrape with the connection without keepalive")
+            try:
+                wait_until(lambda: sample(get(metrics_url), "tcpkawatch_established_connections",
+                                          netns=ns.inode, keepalive="false") == 2, 10,
+                           "a first scrape with the connection without keepalive")
+            except TestFailure as e:
+                raise TestFailure(f"{e}: {[x for x in get(metrics_url).splitlines() if str(ns.inode) in x]}; "
+                                  f"ss {run('ss', '-tnie', ns=ns).stdout!r}") from e
             wait_until(lambda: sample(get(metrics_url), "tcpkawatch_deaths_total", netns=ns.inode,
                                       cause="keepalive", errno="ETIMEDOUT") == 2, 15,
                        "two keepalive deaths in the metrics")
