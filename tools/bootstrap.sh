@@ -17,13 +17,15 @@ cd "$(dirname "$0")/.."
 # --web-config's libyaml, GnuTLS and libcrypt; tests: nft, ip/ss/nstat,
 # python3, sysctl, setpriv, prometheus and promtool (export), openssl and
 # curl (export's TLS), tmux (top), groff and mandoc (the man page's lint),
-# cppcheck and clang-tidy (static analysis);
+# cppcheck and clang-tidy (static analysis); podman, runc (crun refuses a
+# hybrid cgroup layout) and mmdebstrap (the container image's test makes
+# its Debian base images: no registry may be reachable);
 # the kernel matrix: qemu, a static busybox for its initramfs, depmod and
 # modprobe, and the decompressors of kernel modules
 PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libncurses-dev libmicrohttpd-dev libcap-dev pkg-config
       libyaml-dev libgnutls28-dev libcrypt-dev
       bpftool nftables iproute2 python3 procps util-linux prometheus openssl curl tmux
-      groff-base mandoc cppcheck clang-tidy
+      groff-base mandoc cppcheck clang-tidy podman runc mmdebstrap
       qemu-system-x86 busybox-static kmod xz-utils zstd"
 
 missing=()

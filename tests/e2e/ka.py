@@ -66,6 +66,11 @@ class TestFailure(AssertionError):
     pass
 
 
+class NotHere(Exception):
+    """Raised by a test that cannot run on this machine, with the reason:
+    run.py prints it as SKIP, counted neither passed nor failed."""
+
+
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)

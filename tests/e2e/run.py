@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs the end-to-end tests: every test_* function of tests/e2e/test_*.py,
 or those whose name contains one of the arguments. Needs root.
-Ends with the line "N passed, N failed"."""
+Ends with the line "N passed, N failed". A test that cannot run where it
+is (ka.NotHere) is neither: its name and the reason are printed as SKIP."""
 import importlib
 import os
 import sys
@@ -9,6 +10,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ka import NotHere  # noqa: E402 (after the path)
 
 
 def main():
@@ -27,6 +29,8 @@ def main():
                 getattr(mod, name)()
                 passed += 1
                 print(f"PASS {name} ({time.monotonic() - start:.1f}s)", flush=True)
+            except NotHere as e:
+                print(f"SKIP {name}: {e}", flush=True)
             except Exception as e:
                 failed += 1
                 print(f"FAIL {name} ({time.monotonic() - start:.1f}s): {e}", flush=True)
