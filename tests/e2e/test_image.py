@@ -17,7 +17,8 @@ from ka import (ROOT, TCPKAWATCH, Bpffs, Cgroup, Netns, NotHere, TestFailure, cg
 from test_caps import ENFORCE, NETNS, OBSERVE, SYS_ADMIN_DOES
 from test_enforce import pair
 from test_export import free_port, get, sample, status
-from test_keepalive import COUNTERS, open_pair
+from test_keepalive import COUNTERS, KA, open_pair
+from test_workload import start_pair
 
 IMAGE = "localhost/tcpkawatch:e2e"
 CONTAINERFILE = os.path.join(ROOT, "Containerfile")
@@ -136,7 +137,9 @@ def one_line_missing(p, cap):
 
 class Exporter:
     """export --listen 127.0.0.1:PORT in a container (detached), removed on
-    exit; ready once /healthz answers 200."""
+    exit; ready once /healthz answers 200. The host's cgroup v2, read-only
+    at its own path, names the sockets' workloads (the container's own
+    cgroup mount shows only its own cgroup)."""
     seq = 0
 
     def __init__(self, caps):
@@ -144,9 +147,11 @@ class Exporter:
         self.name = f"tkw-e2e-{os.getpid()}-{Exporter.seq}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        cgroup = cgroup2_root()
         self.cmd = ["podman", "run", "--detach", "--name", self.name, *RUNTIME, *cap_args(caps),
-                    "--pid=host", "--network=host", image(),
-                    "export", "--listen", f"127.0.0.1:{self.port}"]
+                    "--pid=host", "--network=host", "-v", f"{cgroup}:{cgroup}:ro", image(),
+                    "export", "--listen", f"127.0.0.1:{self.port}",
+                    "--labels", "container_id,netns"]
 
     def __enter__(self):
         run(*self.cmd)
@@ -181,30 +186,35 @@ def test_image_export_counts_keepalive_death():
     """The image's default command is export on every address; run here on
     loopback (--network=host), it serves the host's metrics: a namespace's
     connections (found through the host's /proc: --pid=host) and two
-    keepalive deaths, the probes equal to the namespace's nstat."""
+    keepalive deaths of a docker-named cgroup's processes, labelled with
+    its container id, the probes equal to the namespace's nstat."""
     config = json.loads(run("podman", "image", "inspect", image()).stdout)[0]["Config"]
     check(config["Entrypoint"] == ["/usr/local/sbin/tcpkawatch"]
           and config["Cmd"] == ["export", "--listen", "0.0.0.0:9977"],
           f"entrypoint {config['Entrypoint']}, command {config['Cmd']}")
-    with Netns() as ns, Exporter(EXPORT_CAPS) as c:
+    cid = os.urandom(32).hex()
+    with Netns() as ns, Cgroup(f"system.slice/docker-{cid}.scope") as cg, \
+            Exporter(EXPORT_CAPS) as c:
         check(c.healthy(), f"export in a container ended: {c.logs()}")
         before = ns.nstat(*COUNTERS)
         ns.blackhole_after_handshake(5430)
-        open_pair(ns, 5430)
+        start_pair(ns, cg, 5430, *KA)
         open_pair(ns, 5431, server_args=(), client_args=())
         wait_until(lambda: sample(c.metrics(), "tcpkawatch_established_connections",
                                   netns=ns.inode, keepalive="false") == 2, 10,
                    "the namespace's two connections without keepalive in a scrape")
         try:
             wait_until(lambda: sample(c.metrics(), "tcpkawatch_deaths_total", netns=ns.inode,
-                                      cause="keepalive", errno="ETIMEDOUT") == 2, 15,
+                                      container_id=cid, cause="keepalive",
+                                      errno="ETIMEDOUT") == 2, 15,
                        "two keepalive deaths in the container's metrics")
         except TestFailure as e:
             raise TestFailure(f"{e}; nstat {ns.nstat(*COUNTERS)}; logs {c.logs()!r}") from e
         after = ns.nstat(*COUNTERS)
         probes = after["TcpExtTCPKeepAlive"] - before["TcpExtTCPKeepAlive"]
         aborts = after["TcpExtTCPAbortOnTimeout"] - before["TcpExtTCPAbortOnTimeout"]
-        counted = sample(c.metrics(), "tcpkawatch_keepalive_probes_total", netns=ns.inode)
+        counted = sample(c.metrics(), "tcpkawatch_keepalive_probes_total", netns=ns.inode,
+                         container_id=cid)
         check(counted == probes == 4 and aborts == 2,
               f"probes: exported {counted}, nstat +{probes}; aborts +{aborts}")
 
