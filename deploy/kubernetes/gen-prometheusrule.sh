@@ -3,9 +3,11 @@
 # prometheus-operator wrapping the rule groups of
 # ../prometheus/tcpkawatch-rules.yml, the one source of the rules (promtool
 # checks and tests that file). Run it after changing the rules; the tests
-# (tests/e2e/test_deploy.py) fail while the two differ.
+# (tests/e2e/test_deploy.py) fail while the two differ. An argument: write
+# there instead.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here/prometheusrule.yaml}
 {
 	cat <<'HEAD'
 # Made by gen-prometheusrule.sh from ../prometheus/tcpkawatch-rules.yml:
@@ -25,4 +27,4 @@ spec:
 HEAD
 	# the rule file's groups, comments and all, two spaces in
 	sed -e '/^#/d' -e 's/^\(.\)/  \1/' "$here/../prometheus/tcpkawatch-rules.yml"
-} > "$here/prometheusrule.yaml"
+} > "$out"
