@@ -34,9 +34,6 @@ K8S = os.path.join(DEPLOY, "kubernetes")
 RULES = os.path.join(DEPLOY, "prometheus", "tcpkawatch-rules.yml")
 RULES_TEST = os.path.join(DEPLOY, "prometheus", "tcpkawatch-rules.test.yml")
 DASHBOARD = os.path.join(DEPLOY, "grafana", "tcpkawatch-dashboard.json")
-# metrics the rules and the dashboard use that export does not serve yet
-# (any other name they use must be scraped: a misspelt one fails)
-COMING = {"tcpkawatch_workloads_over_limit_total"}
 NODE = "node-under-test"  # the node label the PodMonitor's relabeling gives
 # Grafana's variables as the test's Prometheus (a scrape a second) needs them
 GRAFANA_VARS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h",
@@ -280,11 +277,7 @@ def container_command(ds, replace):
     (c,) = ds["spec"]["template"]["spec"]["containers"]
     args = list(c["args"])
     for option, value in replace.items():
-        i = args.index(option) + 1
-        if value is None:
-            del args[i - 1:i + 1]
-        else:
-            args[i] = value
+        args[args.index(option) + 1] = value
     sc = c["securityContext"]
     return caps_of(c), args, sc.get("allowPrivilegeEscalation") is False
 
@@ -294,19 +287,17 @@ def test_deploy_queries_prometheus():
     loopback), scraped every second by a real Prometheus that loads the
     rule file, after two keepalive deaths (nstat's aborts), answered probes and
     a connection without keepalive: every expression of the rules and of
-    the dashboard parses and evaluates; all but the pod-name join (no
-    kube-state-metrics here, checked without it) and metrics export does
-    not have yet return data; every rule evaluates without error."""
+    the dashboard parses and evaluates; each returns data (the pod-name
+    join checked without it: no kube-state-metrics here); every rule
+    evaluates without error."""
     export, _ = daemonsets()
     dash, node_var = dashboard_queries()
     queries = rule_queries() + dash
     port, prom_port = free_port(), free_port()
-    help_text = run(TCPKAWATCH, "export", "--help").stdout
     # --labels as the DaemonSet gives it, and netns to tell this test's
-    # namespace from the machine's (no pods here); none before export had it
-    labels = "pod_uid,container_id,netns" if "--labels" in help_text else None
+    # namespace from the machine's (no pods here)
     caps, args, nnp = container_command(export, {"--listen": f"127.0.0.1:{port}",
-                                                 "--labels": labels})
+                                                 "--labels": "pod_uid,container_id,netns"})
     tmp = tempfile.mkdtemp(prefix="tkw-deploy-")
     prom = None
     try:
@@ -390,13 +381,11 @@ def test_deploy_queries_prometheus():
                 if status != "success":
                     failures.append(f"{where}, without threshold and join: {data}: {bare}")
                     continue
+                # a name the query uses must be scraped: a misspelt one fails
                 named = set(re.findall(r"tcpkawatch_\w+", bare)) - {"tcpkawatch_"}
-                if named - scraped - COMING:
-                    failures.append(f"{where}: {sorted(named - scraped - COMING)} not "
-                                    f"scraped: {bare}")
+                if named - scraped:
+                    failures.append(f"{where}: {sorted(named - scraped)} not scraped: {bare}")
                     continue
-                if named and not named & scraped:
-                    continue  # only metrics export does not have yet
                 if not wait_until_or_none(lambda: result(bare), 15):
                     failures.append(f"{where}: no data: {bare}")
             check(not failures, "queries:\n  " + "\n  ".join(failures))
