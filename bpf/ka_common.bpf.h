@@ -109,19 +109,22 @@ static __always_inline __u8 ka_source_of(struct sock *sk, unsigned long skc_flag
 	return enforce_marked(sk) ? KA_SRC_ENFORCED : KA_SRC_APP;
 }
 
-/* 5.10 to 5.14: sock_cgroup_data is one word holding the cgroup's
- * address or, bit 0 set, net_prio/net_cls data (sock_cgroup_ptr() then
- * answers the root: the socket's own cgroup is not known). */
+/* 5.10 to 5.14: sock_cgroup_data is one word, the cgroup's address or
+ * net_prio/net_cls data (bit 0) or "no refcount" (bit 1), for which
+ * sock_cgroup_ptr() answers the root cgroup, as it does for 0. */
 struct sock_cgroup_data___word {
 	__u64 val;
 } __attribute__((preserve_access_index));
+
+/* cgroup v2's root: kernfs numbers its first node 1 (kernfs_new_node()) */
+#define ROOT_CGROUP_ID 1
 
 /*
  * The id of the cgroup v2 a socket was created in (its inode in the
  * cgroup2 file system), 0 if unknown: cgroup_sk_alloc() takes the
  * creating task's cgroup in sk_alloc(), an accepted socket keeps its
  * listener's (cgroup_sk_clone()), and the cgroup BPF programs, enforce's
- * sockops among them, run by this one.
+ * sockops among them, go by this one (sock_cgroup_ptr()).
  */
 static __always_inline __u64 sock_cgroup_id(struct sock *sk)
 {
@@ -132,8 +135,8 @@ static __always_inline __u64 sock_cgroup_id(struct sock *sk)
 		cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
 	} else {
 		word = BPF_CORE_READ((struct sock_cgroup_data___word *)&sk->sk_cgrp_data, val);
-		if (word & 1)
-			return 0;
+		if (!word || (word & 3))
+			return ROOT_CGROUP_ID;
 		cg = (struct cgroup *)word;
 	}
 	return cg ? BPF_CORE_READ(cg, kn, id) : 0;
