@@ -66,7 +66,8 @@ SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
 # without clang or bpftool. The rest load, attach or read BPF objects, or
 # serve them (export's HTTP server and its web config).
 PURE_SRCS := user/aggregate.c user/cgroup.c user/clock.c user/decode.c user/fields.c \
-	user/output.c user/owner.c user/records.c user/series.c user/text.c user/workload.c
+	user/output.c user/owner.c user/records.c user/series.c user/text.c user/tree.c \
+	user/workload.c
 BPF_USER_SRCS := user/args.c user/bpf_log.c user/bpf_read.c \
 	user/enforce.c user/export.c user/kernel.c user/list.c user/netns.c \
 	user/snapshot.c user/top.c user/watch.c user/webauth.c user/webconfig.c

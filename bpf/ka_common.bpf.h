@@ -109,9 +109,9 @@ static __always_inline __u8 ka_source_of(struct sock *sk, unsigned long skc_flag
 	return enforce_marked(sk) ? KA_SRC_ENFORCED : KA_SRC_APP;
 }
 
-/* 5.10 to 5.14: sock_cgroup_data is one word, the cgroup's address or
- * net_prio/net_cls data (bit 0) or "no refcount" (bit 1), for which
- * sock_cgroup_ptr() answers the root cgroup, as it does for 0. */
+/* Before 5.15 (and 5.10.226): sock_cgroup_data is one word, the cgroup's
+ * address or net_prio/net_cls data (bit 0) or "no refcount" (bit 1), for
+ * which sock_cgroup_ptr() answers the root cgroup, as it does for 0. */
 struct sock_cgroup_data___word {
 	__u64 val;
 } __attribute__((preserve_access_index));

@@ -3,7 +3,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include "cgroup.h"
 
 int cgroup2_root(char *path, size_t len)
@@ -36,15 +35,16 @@ int cgroup_walk(void (*fn)(void *ctx, __u64 id, const char *path), void *ctx)
 	if (cgroup2_root(root, sizeof(root)))
 		return -1;
 	root_len = strlen(root);
-	/* FTS_NOSTAT would leave fts_statp unset: the id is the inode */
-	fts = fts_open(roots, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
+	/* FTS_NOSTAT: only directories are stat()ed, for fts_ino (no
+	 * fts_statp then), not a cgroup's dozens of interface files */
+	fts = fts_open(roots, FTS_PHYSICAL | FTS_NOSTAT | FTS_XDEV | FTS_NOCHDIR, NULL);
 	if (!fts)
 		return -1;
 	while ((ent = fts_read(fts))) {
 		if (ent->fts_info != FTS_D)
 			continue;
 		/* a cgroup's id is its directory's inode (kernfs_node.id) */
-		fn(ctx, ent->fts_statp->st_ino, ent->fts_path[root_len] ? ent->fts_path + root_len : "/");
+		fn(ctx, ent->fts_ino, ent->fts_path[root_len] ? ent->fts_path + root_len : "/");
 	}
 	fts_close(fts);
 	return 0;

@@ -6,27 +6,26 @@
 #include <argp.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
-#include <limits.h>
-#include <stdint.h>
-#include <sys/stat.h>
 #include <microhttpd.h>
 #include "args.h"
 #include "cgroup.h"
-#include "array.h"
 #include "clock.h"
 #include "decode.h"
 #include "records.h"
-#include "series.h"
 #include "export.h"
 #include "kernel.h"
+#include "series.h"
 #include "snapshot.h"
 #include "watch.h"
 #include "webauth.h"
@@ -68,13 +67,15 @@ struct exporter {
 	int labels;		/* enum series_label: the identity labels */
 	__u64 forget_ns;	/* --forget-after */
 	pthread_mutex_t lock;
-	struct series_set counters;	/* by workload */
+	struct series_set counters;	/* by workload, its gauges too */
+	__u64 events_over_limit;	/* counted in counters.other */
 	struct lost_counts lost;
 	__u64 tick_ns;		/* the observer's last tick; 0 before the first */
 	unsigned int netns_skipped;	/* by the last scrape (HTTP thread only) */
 };
 
-/* One scrape: its sockets' gauges by workload (struct series). */
+/* One scrape: its sockets' gauges by workload (struct series), before
+ * they join the exporter's series. */
 struct scrape {
 	struct series_set gauges;
 	int labels;
@@ -190,7 +191,7 @@ struct family_walk {
 	__u8 type;
 };
 
-static void counter_samples(void *ctx, const struct series *s)
+static void counter_samples(void *ctx, struct series *s)
 {
 	const struct family_walk *w = ctx;
 	char more[96] = "";
@@ -217,23 +218,52 @@ static void counter_family(FILE *f, const struct exporter *ex, __u8 type, const 
 	series_for_each(&ex->counters, counter_samples, &w);
 }
 
-static void mark_live(void *ctx, const struct series *gauges)
+static void zero_gauges(void *ctx, struct series *s)
 {
-	struct exporter *ex = ctx;
-	struct series *s = series_find(&ex->counters, gauges->labels);
-
-	if (s)
-		s->live_ns = gauges->live_ns;
+	(void)ctx;
+	s->est_ka = s->est_no_ka = s->probing = 0;
 }
 
-/* The observer's counters as they are now, less those of workloads gone
- * (no socket in this scrape's gauges, no event) for --forget-after; what
- * it lost so far in *lost. */
-static void write_counters(FILE *f, struct exporter *ex, const struct scrape *sc,
-			   struct lost_counts *lost)
+/* A scrape's gauges of one workload into the exporter's series of it,
+ * which it keeps alive (called with ex->lock held) */
+static void add_gauges(void *ctx, struct series *g)
+{
+	struct exporter *ex = ctx;
+	struct series *s = series_get(&ex->counters, g->labels);
+
+	if (!s)
+		return;
+	s->est_ka += g->est_ka;	/* "_other" takes several */
+	s->est_no_ka += g->est_no_ka;
+	s->probing += g->probing;
+	s->live_ns = g->live_ns;
+}
+
+static void gauge_samples(void *ctx, struct series *s)
+{
+	FILE *f = ctx;
+
+	sample(f, "tcpkawatch_established_connections", s->labels, "keepalive=\"true\"",
+	       s->est_ka);
+	sample(f, "tcpkawatch_established_connections", s->labels, "keepalive=\"false\"",
+	       s->est_no_ka);
+}
+
+static void probing_samples(void *ctx, struct series *s)
+{
+	sample(ctx, "tcpkawatch_probing_connections", s->labels, "", s->probing);
+}
+
+/* Every workload's series: the observer's counters and this scrape's
+ * gauges (sc's, moved into the exporter's series under one cap), less
+ * those of workloads with neither an event nor a socket for
+ * --forget-after; what the observer lost so far in *lost. */
+static void write_series(FILE *f, struct exporter *ex, const struct scrape *sc,
+			 struct lost_counts *lost)
 {
 	pthread_mutex_lock(&ex->lock);
-	series_for_each(&sc->gauges, mark_live, ex);
+	series_for_each(&ex->counters, zero_gauges, NULL);
+	series_for_each(&sc->gauges, add_gauges, ex);
 	series_forget(&ex->counters, monotonic_ns(), ex->forget_ns);
 	counter_family(f, ex, EV_PROBE, "tcpkawatch_keepalive_probes_total",
 		       "Keepalive probes the kernel sent.");
@@ -241,13 +271,19 @@ static void write_counters(FILE *f, struct exporter *ex, const struct scrape *sc
 		       "Times a peer answered unanswered keepalive probes.");
 	counter_family(f, ex, EV_DEATH, "tcpkawatch_deaths_total",
 		       "Connections the kernel tore down, by cause and errno.");
+	metric_head(f, "tcpkawatch_established_connections", "gauge",
+		    "Established TCP connections now, with and without keepalive.");
+	series_for_each(&ex->counters, gauge_samples, f);
+	metric_head(f, "tcpkawatch_probing_connections", "gauge",
+		    "Established TCP connections with unanswered keepalive probes now.");
+	series_for_each(&ex->counters, probing_samples, f);
 	metric_head(f, "tcpkawatch_workloads", "gauge",
-		    "Workloads (label sets of --labels) with counters now, at most --max-workloads.");
+		    "Workloads (label sets of --labels) with series now, at most --max-workloads.");
 	fprintf(f, "tcpkawatch_workloads %zu\n", ex->counters.n);
 	metric_head(f, "tcpkawatch_workloads_over_limit_total", "counter",
 		    "Events counted under the label value \"_other\": --max-workloads was reached.");
 	fprintf(f, "tcpkawatch_workloads_over_limit_total %llu\n",
-		(unsigned long long)ex->counters.over_limit);
+		(unsigned long long)ex->events_over_limit);
 	*lost = ex->lost;
 	pthread_mutex_unlock(&ex->lock);
 }
@@ -303,21 +339,6 @@ static void scrape_one(void *ctx, const struct list_record *r, __u32 netns)
 	       r->probes_out);
 }
 
-static void gauge_samples(void *ctx, const struct series *s)
-{
-	FILE *f = ctx;
-
-	sample(f, "tcpkawatch_established_connections", s->labels, "keepalive=\"true\"",
-	       s->est_ka);
-	sample(f, "tcpkawatch_established_connections", s->labels, "keepalive=\"false\"",
-	       s->est_no_ka);
-}
-
-static void probing_samples(void *ctx, const struct series *s)
-{
-	sample(ctx, "tcpkawatch_probing_connections", s->labels, "", s->probing);
-}
-
 static void write_metrics(FILE *f, struct exporter *ex)
 {
 	struct scrape sc = { .labels = ex->labels, .conn_left = ex->per_conn_max };
@@ -326,7 +347,7 @@ static void write_metrics(FILE *f, struct exporter *ex)
 	char *conn_buf = NULL;
 	size_t conn_len = 0;
 
-	series_set_init(&sc.gauges, ex->labels, ex->counters.max);
+	series_set_init(&sc.gauges, ex->labels, SIZE_MAX);	/* capped in write_series() */
 	sc.now_ns = monotonic_ns();
 	if (ex->per_conn_max)
 		sc.conn_series = open_memstream(&conn_buf, &conn_len);
@@ -337,13 +358,7 @@ static void write_metrics(FILE *f, struct exporter *ex)
 		netns_skipped_warn(&skipped);
 	ex->netns_skipped = skipped.count;
 
-	write_counters(f, ex, &sc, &lost);
-	metric_head(f, "tcpkawatch_established_connections", "gauge",
-		    "Established TCP connections now, with and without keepalive.");
-	series_for_each(&sc.gauges, gauge_samples, f);
-	metric_head(f, "tcpkawatch_probing_connections", "gauge",
-		    "Established TCP connections with unanswered keepalive probes now.");
-	series_for_each(&sc.gauges, probing_samples, f);
+	write_series(f, ex, &sc, &lost);
 	metric_head(f, "tcpkawatch_netns_skipped", "gauge",
 		    "Network namespaces this scrape could not enter: their connections are not counted.");
 	fprintf(f, "tcpkawatch_netns_skipped %u\n", skipped.count);
@@ -584,8 +599,11 @@ static void sink_event(void *ctx, const struct ka_event *e)
 	pthread_mutex_lock(&ex->lock);
 	s = series_get(&ex->counters, labels);
 	if (s && !series_count(s, e->type, e->type == EV_DEATH ? e->cause : 0,
-			       e->type == EV_DEATH ? e->err : 0))
+			       e->type == EV_DEATH ? e->err : 0)) {
 		s->event_ns = monotonic_ns();
+		if (s == ex->counters.other)
+			ex->events_over_limit++;
+	}
 	pthread_mutex_unlock(&ex->lock);
 }
 
@@ -613,8 +631,8 @@ static const char export_doc[] =
 "path), netns (its network namespace's inode). The default, auto, is\n"
 DEFAULT_KUBERNETES_LABELS " where the cgroup tree has kubepods, else\n"
 DEFAULT_HOST_LABELS ". The series of a workload that had neither an event nor\n"
-"a TCP socket for --forget-after are dropped; past --max-workloads, new\n"
-"workloads are counted under the label value \"_other\".\n"
+"a TCP socket for --forget-after are dropped (at a scrape); past\n"
+"--max-workloads, new workloads are counted under the label value \"_other\".\n"
 "\n"
 "--web-config FILE serves over TLS and behind basic auth (every path,\n"
 "/healthz too), in the format of Prometheus' exporter-toolkit:\n"
@@ -670,8 +688,9 @@ static error_t export_parse(int key, char *arg, struct argp_state *state)
 		o->web_config = arg;
 		break;
 	case OPT_LABELS:
-		o->labels = strcmp(arg, "auto") != 0 ? series_labels_parse(arg) : -1;
-		if (o->labels == -1 && strcmp(arg, "auto") != 0)
+		if (!strcmp(arg, "auto"))
+			o->labels = -1;
+		else if ((o->labels = series_labels_parse(arg)) < 0)
 			usage_error("invalid --labels '%s': a comma list of pod_uid, container_id, "
 				    "cgroup, netns; or none; or auto", arg);
 		break;

@@ -46,20 +46,21 @@ void out_event(const struct out_ctx *o, const struct ka_event *e)
 	fflush(o->f);
 }
 
-/* A connection's record as a row: *w holds its workload */
+/* A connection's record as a row: *w holds its workload (w NULL: for
+ * the columns, which have none) */
 static struct out_row connection_row(const struct conn_record *r, const __u64 *end_ns,
 				     struct workload *w)
 {
 	return (struct out_row){
 		.netns = r->netns, .t = &r->t, .pid = r->pid, .comm = r->comm,
-		.workload = workload_of(r->cgroup_id, w), .rec = r, .ctx = end_ns,
+		.workload = w ? workload_of(r->cgroup_id, w) : NULL, .rec = r, .ctx = end_ns,
 	};
 }
 
 static void put_connection(const struct out_ctx *o, const struct conn_record *r, __u64 end_ns)
 {
 	struct workload w;
-	struct out_row row = connection_row(r, &end_ns, &w);
+	struct out_row row = connection_row(r, &end_ns, o->json ? &w : NULL);
 
 	put_line(o, &connection_record, &row);
 }

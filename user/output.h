@@ -25,8 +25,10 @@ void out_event(const struct out_ctx *o, const struct ka_event *e);
  * if any, how many are not shown. */
 void out_summary(const struct out_ctx *o, const struct conn_table *tab, __u64 now_ns,
 		 bool open_only);
-/* One ended connection's record as a JSON line, in one write(2) so that a
- * reader never sees half a line; 0, or -1 with errno. */
+/* One ended connection's record as a JSON line, in one write(2): a
+ * reader never sees half a line (a pipe: a line up to PIPE_BUF, 4096
+ * bytes, which only a cgroup path of over about 3 KiB escaped passes);
+ * 0, or -1 with errno. */
 int out_stats_record(int fd, const struct conn_record *r);
 /* What was lost; nothing when all are 0. */
 void out_lost(const struct out_ctx *o, const struct lost_counts *l);

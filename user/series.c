@@ -5,6 +5,8 @@
 #include <string.h>
 #include "array.h"
 #include "series.h"
+#include "text.h"
+#include "tree.h"
 
 static const struct {
 	int label;
@@ -42,16 +44,18 @@ int series_labels_parse(const char *arg)
 	return labels ? labels : -1;
 }
 
-/* A label value as the text format escapes it: \\, \" and \n. */
+/* A label value as the text format escapes it (\\, \" and \n), in UTF-8
+ * (Prometheus refuses a whole scrape for one invalid byte). */
 static char *label_value(char *p, const char *s)
 {
 	*p++ = '"';
-	for (; *s; s++) {
+	while (*s) {
 		if (*s == '\\' || *s == '"' || *s == '\n') {
 			*p++ = '\\';
 			*p++ = *s == '\n' ? 'n' : *s;
+			s++;
 		} else {
-			*p++ = *s;
+			p = text_utf8_char(p, &s);
 		}
 	}
 	*p++ = '"';
@@ -155,10 +159,8 @@ struct series *series_get(struct series_set *set, const char *labels)
 
 	if (s)
 		return s;
-	if (set->n >= set->max) {
-		set->over_limit++;
+	if (set->n >= set->max)
 		return other_series(set);
-	}
 	s = series_new(labels);
 	if (!s)
 		return NULL;
@@ -187,47 +189,29 @@ int series_count(struct series *s, __u8 type, __u8 cause, __s32 err)
 	return 0;
 }
 
-struct forget_walk {
-	__u64 before_ns;
-	struct series **gone;
-	size_t n, cap;
-};
-
 static __u64 last_seen(const struct series *s)
 {
 	return s->event_ns > s->live_ns ? s->event_ns : s->live_ns;
 }
 
-/* twalk_r() visits each node once as a leaf or in postorder */
-static void collect_forgotten(const void *node, VISIT v, void *ctx)
+static bool seen_before(const void *elem, void *ctx)
 {
-	struct series *s = *(struct series *const *)node;
-	struct forget_walk *w = ctx;
-
-	if ((v == leaf || v == postorder) && last_seen(s) < w->before_ns &&
-	    !ARRAY_RESERVE(w->gone, w->cap, w->n, 16))
-		w->gone[w->n++] = s;
+	return last_seen(elem) < *(const __u64 *)ctx;
 }
 
 void series_forget(struct series_set *set, __u64 now_ns, __u64 after_ns)
 {
-	struct forget_walk w = { .before_ns = now_ns > after_ns ? now_ns - after_ns : 0 };
+	__u64 before_ns = now_ns > after_ns ? now_ns - after_ns : 0;
 
-	twalk_r(set->tree, collect_forgotten, &w);
-	for (size_t i = 0; i < w.n; i++) {
-		tdelete(w.gone[i], &set->tree, by_labels);
-		series_free(w.gone[i]);
-		set->n--;
-	}
-	free(w.gone);
-	if (set->other && last_seen(set->other) < w.before_ns) {
+	set->n -= tree_prune(&set->tree, by_labels, seen_before, &before_ns, series_free);
+	if (set->other && seen_before(set->other, &before_ns)) {
 		series_free(set->other);
 		set->other = NULL;
 	}
 }
 
 struct each_walk {
-	void (*fn)(void *ctx, const struct series *s);
+	void (*fn)(void *ctx, struct series *s);
 	void *ctx;
 };
 
@@ -239,8 +223,8 @@ static void visit_in_order(const void *node, VISIT v, void *ctx)
 		w->fn(w->ctx, *(struct series *const *)node);
 }
 
-void series_for_each(const struct series_set *set,
-		     void (*fn)(void *ctx, const struct series *s), void *ctx)
+void series_for_each(const struct series_set *set, void (*fn)(void *ctx, struct series *s),
+		     void *ctx)
 {
 	struct each_walk w = { fn, ctx };
 

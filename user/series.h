@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * export's per-workload series: the label sets --labels makes of each
- * socket's workload, each with its counters (the observer's events) or
- * gauges (one scrape's sockets), at most a set number of them, and the
- * sets of workloads that are gone forgotten.
+ * socket's workload, each with its counters (the observer's events) and
+ * gauges (the last scrape's sockets), at most a set number of them, and
+ * the sets of workloads that are gone forgotten.
  */
 #ifndef SERIES_H
 #define SERIES_H
@@ -51,13 +51,12 @@ struct series_set {
 	size_t n, max;		/* at most max, then "other" */
 	struct series *other;	/* every label "_other": the workloads past max */
 	int labels;		/* what "other" is written with */
-	__u64 over_limit;	/* series_get() calls that got "other" */
 };
 
 void series_set_init(struct series_set *set, int labels, size_t max);
 void series_set_free(struct series_set *set);
-/* The series of labels, new at zero if need be; past set->max, "other"
- * (counted). NULL only when out of memory. */
+/* The series of labels, new at zero if need be; once set->max others
+ * are held, "other". NULL only when out of memory. */
 struct series *series_get(struct series_set *set, const char *labels);
 /* The series of labels if it exists, else NULL. */
 struct series *series_find(struct series_set *set, const char *labels);
@@ -66,7 +65,7 @@ int series_count(struct series *s, __u8 type, __u8 cause, __s32 err);
 /* Drop the series with neither an event nor a socket for after_ns. */
 void series_forget(struct series_set *set, __u64 now_ns, __u64 after_ns);
 /* fn for every series, by labels, then "other" if it was used. */
-void series_for_each(const struct series_set *set,
-		     void (*fn)(void *ctx, const struct series *s), void *ctx);
+void series_for_each(const struct series_set *set, void (*fn)(void *ctx, struct series *s),
+		     void *ctx);
 
 #endif

@@ -52,12 +52,42 @@ char *text_rjust(char *start, char *p, int width)
 	return start + width;
 }
 
+int text_utf8_len(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	int n = u[0] < 0x80 ? 1 : u[0] >= 0xc2 && u[0] <= 0xdf ? 2 : u[0] >= 0xe0 && u[0] <= 0xef ? 3
+		: u[0] >= 0xf0 && u[0] <= 0xf4 ? 4 : 0;
+
+	for (int i = 1; i < n; i++)
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong (E0 80-9F, F0 80-8F), surrogates (ED A0-BF), past
+	 * U+10FFFF (F4 90-BF) */
+	if ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] > 0x9f) ||
+	    (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+char *text_utf8_char(char *p, const char **s)
+{
+	int n = text_utf8_len(*s);
+
+	if (!n) {
+		(*s)++;
+		return stpcpy(p, "\xef\xbf\xbd");	/* U+FFFD */
+	}
+	memcpy(p, *s, n);
+	*s += n;
+	return p + n;
+}
+
 char *text_json_string(char *p, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 
 	*p++ = '"';
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = *s;
 
 		if (c == '"' || c == '\\') {
@@ -69,8 +99,10 @@ char *text_json_string(char *p, const char *s)
 			p[5] = hex[c & 15];
 			p += 6;
 		} else {
-			*p++ = c;
+			p = text_utf8_char(p, &s);
+			continue;
 		}
+		s++;
 	}
 	*p++ = '"';
 	return p;

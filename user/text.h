@@ -14,6 +14,13 @@ char *text_tenths(char *p, long long ms);
  * (printf's %-Ns) or right-aligned (%Ns); longer text is kept whole */
 char *text_ljust(const char *start, char *p, int width);
 char *text_rjust(char *start, char *p, int width);
+/* The bytes of the well-formed UTF-8 character at s (1 to 4), or 0 if
+ * s starts no such character (a stray or overlong byte, a surrogate). */
+int text_utf8_len(const char *s);
+/* The UTF-8 character at *s, or U+FFFD for a byte that starts none, at p;
+ * *s moves past what was read. Names from the system (cgroups, commands)
+ * are bytes: JSON and Prometheus' text format want UTF-8. */
+char *text_utf8_char(char *p, const char **s);
 /* a JSON string literal, quoted and escaped: up to 6 * strlen(s) + 2 bytes */
 char *text_json_string(char *p, const char *s);
 /* a CSV field, quoted when it holds a comma, a quote or a newline:

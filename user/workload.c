@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "array.h"
 #include "cgroup.h"
 #include "clock.h"
+#include "tree.h"
 #include "workload.h"
 
 /* A removed cgroup is forgotten once it has not been asked for this long. */
@@ -114,8 +114,6 @@ static struct {
 	pthread_mutex_t lock;
 	void *tree;		/* of struct cgroup_entry, by id (tsearch) */
 	unsigned int walk;	/* walks so far */
-	struct cgroup_entry **gone;	/* collected for tdelete() */
-	size_t n_gone, cap_gone;
 	__u64 now_ns;
 } known = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -134,6 +132,14 @@ static struct cgroup_entry *entry_of(__u64 id)
 	return node ? *(struct cgroup_entry **)node : NULL;
 }
 
+static void entry_free(void *elem)
+{
+	struct cgroup_entry *e = elem;
+
+	free(e->path);
+	free(e);
+}
+
 /* Add id, path if new; NULL when out of memory. */
 static struct cgroup_entry *entry_add(__u64 id, const char *path)
 {
@@ -144,8 +150,7 @@ static struct cgroup_entry *entry_add(__u64 id, const char *path)
 	e->id = id;
 	e->path = path ? strdup(path) : NULL;
 	if ((path && !e->path) || !tsearch(e, &known.tree, by_id)) {
-		free(e->path);
-		free(e);
+		entry_free(e);
 		return NULL;
 	}
 	return e;
@@ -162,16 +167,13 @@ static void found(void *ctx, __u64 id, const char *path)
 		e->walk = known.walk;
 }
 
-/* twalk() visits each node once as a leaf or in postorder */
-static void collect_gone(const void *node, VISIT v, int depth)
+/* Removed (not found by this walk), and not asked for lately */
+static bool forgotten(const void *elem, void *ctx)
 {
-	struct cgroup_entry *e = *(struct cgroup_entry *const *)node;
+	const struct cgroup_entry *e = elem;
 
-	(void)depth;
-	if ((v == leaf || v == postorder) && e->walk != known.walk &&
-	    known.now_ns - e->asked_ns > GONE_KEEP_NS &&
-	    !ARRAY_RESERVE(known.gone, known.cap_gone, known.n_gone, 64))
-		known.gone[known.n_gone++] = e;
+	(void)ctx;
+	return e->walk != known.walk && known.now_ns - e->asked_ns > GONE_KEEP_NS;
 }
 
 /* Learn every cgroup there is now; forget removed ones nobody asked for
@@ -180,13 +182,7 @@ static void walk(void)
 {
 	known.walk++;
 	cgroup_walk(found, NULL);
-	known.n_gone = 0;
-	twalk(known.tree, collect_gone);
-	for (size_t i = 0; i < known.n_gone; i++) {
-		tdelete(known.gone[i], &known.tree, by_id);
-		free(known.gone[i]->path);
-		free(known.gone[i]);
-	}
+	tree_prune(&known.tree, by_id, forgotten, NULL, entry_free);
 }
 
 const struct workload *workload_of(__u64 cgroup_id, struct workload *w)

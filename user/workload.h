@@ -6,7 +6,6 @@
  */
 #ifndef WORKLOAD_H
 #define WORKLOAD_H
-#include <stdbool.h>
 #include <linux/types.h>
 
 #define CONTAINER_ID_LEN 64	/* hex digits, as every runtime writes it */

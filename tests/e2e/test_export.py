@@ -55,7 +55,9 @@ def test_export_scraped_by_prometheus():
     tmp = tempfile.mkdtemp(prefix="tkw-prom-")
     prom = None
     try:
-        with Netns() as ns, Exporter("--listen", f"127.0.0.1:{port}", "--per-connection", 10):
+        # one series per namespace, whatever cgroups the processes are in
+        with Netns() as ns, Exporter("--listen", f"127.0.0.1:{port}", "--per-connection", 10,
+                                     "--labels", "netns"):
             before = ns.nstat(*COUNTERS)
             ns.blackhole_after_handshake(5400)
             open_pair(ns, 5400)

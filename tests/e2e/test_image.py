@@ -201,7 +201,7 @@ def test_image_export_counts_keepalive_death():
         start_pair(ns, cg, 5430, *KA)
         open_pair(ns, 5431, server_args=(), client_args=())
         wait_until(lambda: sample(c.metrics(), "tcpkawatch_established_connections",
-                                  netns=ns.inode, keepalive="false") == 2, 10,
+                                  netns=ns.inode, container_id="", keepalive="false") == 2, 10,
                    "the namespace's two connections without keepalive in a scrape")
         try:
             wait_until(lambda: sample(c.metrics(), "tcpkawatch_deaths_total", netns=ns.inode,

@@ -8,7 +8,7 @@ import os
 import tempfile
 import uuid
 
-from ka import TCPKAWATCH, Cgroup, Netns, Peer, Watch, check, run, wait_until
+from ka import TCPKAWATCH, Cgroup, Netns, Peer, TestFailure, Watch, check, run, wait_until
 from test_export import Exporter, free_port, get
 from test_keepalive import COUNTERS, KA
 
@@ -90,14 +90,17 @@ def test_workload_identity():
                         and r["state"] == "ESTABLISHED"]
                 check(len(rows) == 2 and all({k: r[k] for k in want} == want for r in rows),
                       f"list rows of {rel}: {rows}")
-                text = get(url)
+                # the exporter reads its own ring buffer: wait for it too
                 labels = {"cgroup": "/" + rel, "container_id": cid, "pod_uid": uid or ""}
-                check(metric(text, "tcpkawatch_deaths_total", cause="keepalive", **labels) == [2]
-                      and metric(text, "tcpkawatch_keepalive_probes_total", **labels)
-                      == [len([e for e in probes if e["lport"] in ports])]
-                      and metric(text, "tcpkawatch_established_connections", keepalive="false",
-                                 **labels) == [2],
-                      f"metrics of {rel}: {[x for x in text.splitlines() if cid in x]}")
+                n_probes = len([e for e in probes if e["lport"] in ports])
+                wait_until(lambda: metric(text := get(url), "tcpkawatch_deaths_total",
+                                          cause="keepalive", **labels) == [2]
+                           and metric(text, "tcpkawatch_keepalive_probes_total", **labels)
+                           == [n_probes]
+                           and metric(text, "tcpkawatch_established_connections",
+                                      keepalive="false", **labels) == [2], 10,
+                           f"2 deaths, {n_probes} probes, 2 connections without keepalive in "
+                           f"the metrics of {rel}")
             # the stats file has each dead connection's record as it ended
             wait_until(lambda: len(open(stats).readlines()) >= 2 * len(cgs), 5, "stats records")
             records = [json.loads(line) for line in open(stats)]
@@ -109,22 +112,36 @@ def test_workload_identity():
             # with exactly its events, the rest under "_other", counted. The
             # exporter counts the whole machine: another workload's events
             # may take a place or join "_other", never ours.
-            capped = get(capped_url)
-            folded_ours = 0
-            for i, (rel, cid, _) in enumerate(workloads):
-                ports = {DEATH_PORT + i, cports[DEATH_PORT + i]}
-                mine = len([e for e in deaths + probes if e["lport"] in ports])
-                own = sum(metric(capped, "tcpkawatch_deaths_total", container_id=cid)) + \
-                    sum(metric(capped, "tcpkawatch_keepalive_probes_total", container_id=cid))
-                check(own in (0, mine), f"capped: {rel} has {own} events, not 0 or {mine}")
-                folded_ours += mine if own == 0 else 0
-            other = sum(sum(metric(capped, name, container_id="_other")) for name in
-                        ("tcpkawatch_deaths_total", "tcpkawatch_keepalive_probes_total",
-                         "tcpkawatch_keepalive_answers_total"))
-            over = [float(x.split()[1]) for x in capped.splitlines()
-                    if x.startswith("tcpkawatch_workloads_over_limit_total ")]
-            check(folded_ours > 0 and other >= folded_ours and over == [other],
-                  f"capped: ours folded {folded_ours}, _other {other}, over_limit {over}")
+            def capped_state():
+                """what the capped exporter says of our workloads: the events
+                of each under its own series (0: folded), "_other"'s and the
+                over-limit counter"""
+                capped = get(capped_url)
+                own = [sum(sum(metric(capped, name, container_id=cid)) for name in
+                           ("tcpkawatch_deaths_total", "tcpkawatch_keepalive_probes_total"))
+                       for _, cid, _ in workloads]
+                other = sum(sum(metric(capped, name, container_id="_other")) for name in
+                            ("tcpkawatch_deaths_total", "tcpkawatch_keepalive_probes_total",
+                             "tcpkawatch_keepalive_answers_total"))
+                over = [float(x.split()[1]) for x in capped.splitlines()
+                        if x.startswith("tcpkawatch_workloads_over_limit_total ")]
+                return own, other, over
+
+            mine = [len([e for e in deaths + probes
+                         if e["lport"] in (DEATH_PORT + i, cports[DEATH_PORT + i])])
+                    for i in range(len(workloads))]
+
+            def capped_right():
+                own, other, over = capped_state()
+                folded_ours = sum(m for o, m in zip(own, mine) if o == 0)
+                return (all(o in (0, m) for o, m in zip(own, mine)) and folded_ours > 0
+                        and other >= folded_ours and over == [other])
+            try:
+                wait_until(capped_right, 10, "each workload of ours counted whole or under "
+                           "\"_other\", which the over-limit counter counts")
+            except TestFailure as e:
+                raise TestFailure(f"{e}: ours {mine}; (own, _other, over_limit) "
+                                  f"{capped_state()}") from e
             # a workload gone: its sockets closed, its cgroup removed, its
             # series dropped --forget-after (2 s) after its last event
             gone_rel, gone_cid, _ = workloads[0]
@@ -133,8 +150,8 @@ def test_workload_identity():
             wait_until(lambda: gone_cid not in get(url), 15,
                        f"the series of {gone_rel} to go")
             text = get(url)
-            check(all(cid in text for _, cid, _ in workloads[1:]),
-                  "the live workloads' series stay")
+            check(all(metric(text, "tcpkawatch_deaths_total", container_id=cid) == [2]
+                      for _, cid, _ in workloads[1:]), "the live workloads' counters stay")
             check(ex.stop() == 0 and w.stop() == 0, "exit codes")
     finally:
         for cg in reversed(cgs):

@@ -6,7 +6,7 @@
 #include "tcpkawatch.h"
 #include "unit.h"
 
-static void count_labels(void *ctx, const struct series *s)
+static void count_labels(void *ctx, struct series *s)
 {
 	(void)s;
 	(*(int *)ctx)++;
@@ -31,6 +31,10 @@ int main(void)
 	/* the order is fixed, values escaped as the text format says */
 	series_labels(text, LABEL_NETNS | LABEL_CGROUP | LABEL_POD_UID, &w, 42);
 	CHECK(!strcmp(text, "pod_uid=\"\",cgroup=\"/a \\\"b\\\"\\\\c\\nd\",netns=\"42\""));
+	/* a byte that is no UTF-8: U+FFFD (Prometheus refuses the scrape) */
+	strcpy(w.cgroup, "/a\xff");
+	series_labels(text, LABEL_CGROUP, &w, 0);
+	CHECK(!strcmp(text, "cgroup=\"/a\xef\xbf\xbd\""));
 	series_labels(text, LABEL_CONTAINER_ID, NULL, 0);
 	CHECK(!strcmp(text, "container_id=\"\""));
 	series_labels(text, 0, &w, 1);
@@ -45,9 +49,12 @@ int main(void)
 	CHECK(!series_count(a, EV_DEATH, 1, 110) && !series_count(a, EV_DEATH, 1, 110) &&
 	      !series_count(a, EV_PROBE, 0, 0));
 	CHECK(a->n == 2 && a->counters[0].n == 2 && a->counters[1].n == 1);
-	REQUIRE(series_get(&set, "container_id=\"c\"") == set.other && set.other);
-	CHECK(!strcmp(set.other->labels, "container_id=\"_other\",netns=\"_other\""));
-	CHECK(set.n == 2 && set.over_limit == 1 && series_find(&set, "container_id=\"c\"") == NULL);
+	b = series_get(&set, "container_id=\"c\"");
+	REQUIRE(b && b == set.other);
+	CHECK(!strcmp(b->labels, "container_id=\"_other\",netns=\"_other\""));
+	CHECK(series_get(&set, "container_id=\"d\"") == b);
+	CHECK(set.n == 2 && series_find(&set, "container_id=\"c\"") == NULL);
+	b = series_find(&set, "container_id=\"b\"");
 	series_for_each(&set, count_labels, &n);
 	CHECK(n == 3);
 

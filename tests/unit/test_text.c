@@ -51,6 +51,13 @@ int main(void)
 	CHECK(!strcmp(str(text_ljust(buf, buf + 6, 3)), "abcdef"));
 
 	CHECK(!strcmp(str(text_json_string(buf, "a\"b\\c\n\x7f")), "\"a\\\"b\\\\c\\u000a\\u007f\""));
+	/* UTF-8 kept; a byte that starts no character becomes U+FFFD */
+	CHECK(!strcmp(str(text_json_string(buf, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7")),
+		      "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7\""));
+	CHECK(!strcmp(str(text_json_string(buf, "a\xff" "b\xc3")), "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\""));
+	CHECK(text_utf8_len("\xc0\x80") == 0 && text_utf8_len("\xe0\x80\x80") == 0 &&
+	      text_utf8_len("\xed\xa0\x80") == 0 && text_utf8_len("\xf4\x90\x80\x80") == 0 &&
+	      text_utf8_len("\xf4\x8f\xbf\xbf") == 4 && text_utf8_len("\xe2\x82") == 0);
 	CHECK(!strcmp(str(text_csv_field(buf, "plain")), "plain"));
 	CHECK(!strcmp(str(text_csv_field(buf, "a,\"b\"")), "\"a,\"\"b\"\"\""));
 

@@ -20,7 +20,7 @@ static int names(const char *path, const char *id, const char *uid)
 
 int main(void)
 {
-	char longest[WORKLOAD_CGROUP_MAX + 200] = "/kubepods/pod" UID "/";
+	char longest[WORKLOAD_CGROUP_MAX + 200];
 	struct workload w;
 
 	/* kubelet, systemd driver: '-' is the slice separator, the uid has '_' */
@@ -56,9 +56,20 @@ int main(void)
 	CHECK(names("/machine.slice/pod" UID, "", ""));
 	CHECK(names("/kubepods/pod6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5g", "", ""));
 	CHECK(names("/kubepods/xpod" UID, "", ""));
+	/* the longest shown, and one byte more */
+	memset(longest, 'a', sizeof(longest));
+	longest[0] = '/';
+	longest[WORKLOAD_CGROUP_MAX - 1] = '\0';
+	workload_parse(&w, longest);
+	CHECK(strlen(w.cgroup) == WORKLOAD_CGROUP_MAX - 1);
+	longest[WORKLOAD_CGROUP_MAX - 1] = 'a';
+	longest[WORKLOAD_CGROUP_MAX] = '\0';
+	workload_parse(&w, longest);
+	CHECK(!w.cgroup[0]);
+	strcpy(longest, "/kubepods/pod" UID "/");
 	/* too long to show: the ids still come out */
 	memset(longest + strlen(longest), 'a', WORKLOAD_CGROUP_MAX);
-	strcpy(longest + strlen(longest), "/" ID);
+	strcpy(longest + strlen("/kubepods/pod" UID "/") + WORKLOAD_CGROUP_MAX, "/" ID);
 	workload_parse(&w, longest);
 	CHECK(!w.cgroup[0] && !strcmp(w.container_id, ID) && !strcmp(w.pod_uid, UID));
 	return unit_done("workload");
