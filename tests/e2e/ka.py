@@ -5,11 +5,16 @@ import json
 import os
 import queue
 import select
+import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -459,3 +464,66 @@ def enforce_attachments():
     ours = {p["id"] for p in bpftool_json("prog", "show") if p.get("name") in ENFORCE_PROGS}
     return [link for link in bpftool_json("link", "show")
             if link.get("type") == "cgroup" and link.get("prog_id") in ours]
+
+
+class Prometheus:
+    """A real Prometheus server (Debian's) on loopback with one scrape job,
+    tcpkawatch, whose YAML body (targets, scheme, ...) is `job`; scrapes and
+    rules every second. Its data and log live in a directory of its own,
+    removed on exit, when the server is killed; the end of its log is
+    printed if the test failed."""
+
+    def __init__(self, job, rule_files=()):
+        self.job, self.rule_files = job, rule_files
+
+    def __enter__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = tempfile.mkdtemp(prefix="tkw-prom-")
+        config = os.path.join(self.dir, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                    f"rule_files: {json.dumps(list(self.rule_files))}\n"
+                    "scrape_configs:\n  - job_name: tcpkawatch\n"
+                    + "".join(f"    {line}\n" for line in self.job.splitlines()))
+        self.log = open(os.path.join(self.dir, "prometheus.log"), "w")
+        self.proc = subprocess.Popen(
+            ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={self.dir}/data",
+             f"--web.listen-address=127.0.0.1:{self.port}"], stdout=self.log, stderr=self.log)
+        return self
+
+    def api(self, path, **params):
+        """The HTTP API's answer: (status, data or error); (None, None)
+        while it cannot answer (not listening yet, a 503 while it starts)."""
+        url = f"http://127.0.0.1:{self.port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                body = json.loads(r.read().decode())
+        except urllib.error.HTTPError as e:  # 400: the query's error
+            try:
+                body = json.loads(e.read().decode())
+            except ValueError:
+                return None, None
+        except OSError:
+            return None, None
+        return body["status"], body.get("data", body.get("error"))
+
+    def result(self, query):
+        """A query's result list, None if it failed or cannot be asked yet."""
+        status, data = self.api("query", query=query)
+        return data["result"] if status == "success" else None
+
+    def value(self, query):
+        """The value of a query's first series, None if it has none."""
+        res = self.result(query)
+        return float(res[0]["value"][1]) if res else None
+
+    def __exit__(self, exc_type, *exc):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.log.close()
+        if exc_type:
+            with open(self.log.name) as f:
+                print("prometheus' log, its end:", "".join(f.readlines()[-20:]), flush=True)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -15,18 +15,15 @@ connection in a cgroup that stands for kubepods.slice."""
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
-import urllib.error
-import urllib.parse
 
 import yaml
 
-from ka import ROOT, TCPKAWATCH, Cgroup, Netns, Watch, check, run, wait_until
+from ka import ROOT, TCPKAWATCH, Cgroup, Netns, Prometheus, Watch, check, run, wait_until
 from test_caps import NEEDS
 from test_enforce import pair
-from test_export import free_port, get
+from test_export import free_port
 from test_keepalive import COUNTERS, open_pair
 
 DEPLOY = os.path.join(ROOT, "deploy")
@@ -293,131 +290,83 @@ def test_deploy_queries_prometheus():
     export, _ = daemonsets()
     dash, node_var = dashboard_queries()
     queries = rule_queries() + dash
-    port, prom_port = free_port(), free_port()
+    port = free_port()
     # --labels as the DaemonSet gives it, and netns to tell this test's
     # namespace from the machine's (no pods here)
     caps, args, nnp = container_command(export, {"--listen": f"127.0.0.1:{port}",
                                                  "--labels": "pod_uid,container_id,netns"})
-    tmp = tempfile.mkdtemp(prefix="tkw-deploy-")
-    prom = None
-    try:
-        with Netns() as ns, Command(caps, args, nnp) as ex:
-            with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
-                f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                        f"rule_files: ['{RULES}']\n"
-                        "scrape_configs:\n  - job_name: tcpkawatch\n    static_configs:\n"
-                        f"      - targets: ['127.0.0.1:{port}']\n"
-                        f"        labels: {{node: {NODE}}}\n")
-            with open(os.path.join(tmp, "prometheus.log"), "w") as log:
-                prom = subprocess.Popen(
-                    ["prometheus", f"--config.file={tmp}/prometheus.yml",
-                     f"--storage.tsdb.path={tmp}/data",
-                     f"--web.listen-address=127.0.0.1:{prom_port}"],
-                    stdout=log, stderr=log)
+    job = f"static_configs:\n  - targets: ['127.0.0.1:{port}']\n    labels: {{node: {NODE}}}"
+    with Netns() as ns, Command(caps, args, nnp) as ex, Prometheus(job, [RULES]) as prom:
+        check(wait_until(lambda: prom.value('up{job="tcpkawatch"}'), 60,
+                         "Prometheus' first scrape of export") == 1, "export is up")
+        before = ns.nstat(*COUNTERS)
+        ns.blackhole_after_handshake(5450)
+        open_pair(ns, 5450)  # probes after 1 s, dead after 2 unanswered a side
+        open_pair(ns, 5451)  # probes answered every second
+        open_pair(ns, 5452, server_args=(), client_args=())  # no keepalive
+        sel = f'netns="{ns.inode}"'
+        wait_until(lambda: prom.value(
+            f'sum(tcpkawatch_deaths_total{{{sel},cause="keepalive",errno="ETIMEDOUT"}})')
+            == 2, 30, "two keepalive deaths in Prometheus")
+        wait_until(lambda: prom.value(f"sum(tcpkawatch_keepalive_answers_total{{{sel}}})"), 15,
+                   "answered probes in Prometheus")
+        wait_until(lambda: prom.value(f'sum(tcpkawatch_established_connections'
+                                 f'{{{sel},keepalive="false"}})') == 2, 15,
+                   "the connection without keepalive in Prometheus")
+        # the kernel's counters: the two deaths, and at least the
+        # probes Prometheus has (the answered pair goes on probing)
+        probes = prom.value(f"sum(tcpkawatch_keepalive_probes_total{{{sel}}})")
+        after = ns.nstat(*COUNTERS)
+        check(after["TcpExtTCPAbortOnTimeout"] - before["TcpExtTCPAbortOnTimeout"] == 2,
+              f"nstat's aborts: {before} {after}")
+        check(4 <= probes <= after["TcpExtTCPKeepAlive"] - before["TcpExtTCPKeepAlive"],
+              f"probes: Prometheus {probes}, nstat {before} {after}")
+        status, names = prom.api("label/__name__/values")
+        scraped = {n for n in names if n.startswith("tcpkawatch_")}
+        for name in ("tcpkawatch_deaths_total", "tcpkawatch_keepalive_probes_total",
+                     "tcpkawatch_keepalive_answers_total",
+                     "tcpkawatch_established_connections",
+                     "tcpkawatch_probing_connections", "tcpkawatch_ringbuf_lost_total"):
+            check(name in scraped, f"{name} not scraped: {sorted(scraped)}")
 
-            def api(path, **params):
-                """the API's answer: (status, data or error)"""
-                url = (f"http://127.0.0.1:{prom_port}/api/v1/{path}?"
-                       + urllib.parse.urlencode(params))
-                try:
-                    body = json.loads(get(url))
-                except urllib.error.HTTPError as e:  # 400: the query's error
-                    try:
-                        body = json.loads(e.read().decode())
-                    except ValueError:  # 503 while it starts
-                        return None, None
-                except OSError:
-                    return None, None
-                return body["status"], body.get("data", body.get("error"))
+        failures = []
+        for where, q in queries:
+            status, data = prom.api("query", query=q)
+            if status != "success":
+                failures.append(f"{where}: {data}: {q}")
+                continue
+            bare = THRESHOLD.sub("", JOIN.sub("", q))
+            status, data = prom.api("query", query=bare)
+            if status != "success":
+                failures.append(f"{where}, without threshold and join: {data}: {bare}")
+                continue
+            # a name the query uses must be scraped: a misspelt one fails
+            named = set(re.findall(r"tcpkawatch_\w+", bare)) - {"tcpkawatch_"}
+            if named - scraped:
+                failures.append(f"{where}: {sorted(named - scraped)} not scraped: {bare}")
+                continue
+            if not wait_until_or_none(lambda: prom.result(bare), 15):
+                failures.append(f"{where}: no data: {bare}")
+        check(not failures, "queries:\n  " + "\n  ".join(failures))
+        values = prom.api("label/node/values",
+                     **{"match[]": node_var["query"]["query"].split("(", 1)[1]
+                        .split(",")[0]})[1]
+        check(values == [NODE], f"the node variable's values: {values}")
 
-            def result(q):
-                status, data = api("query", query=q)
-                return data["result"] if status == "success" else None
-
-            def value(q):
-                res = result(q)
-                return float(res[0]["value"][1]) if res else None
-
-            check(wait_until(lambda: value('up{job="tcpkawatch"}'), 60,
-                             "Prometheus' first scrape of export") == 1, "export is up")
-            before = ns.nstat(*COUNTERS)
-            ns.blackhole_after_handshake(5450)
-            open_pair(ns, 5450)  # probes after 1 s, dead after 2 unanswered a side
-            open_pair(ns, 5451)  # probes answered every second
-            open_pair(ns, 5452, server_args=(), client_args=())  # no keepalive
-            sel = f'netns="{ns.inode}"'
-            wait_until(lambda: value(
-                f'sum(tcpkawatch_deaths_total{{{sel},cause="keepalive",errno="ETIMEDOUT"}})')
-                == 2, 30, "two keepalive deaths in Prometheus")
-            wait_until(lambda: value(f"sum(tcpkawatch_keepalive_answers_total{{{sel}}})"), 15,
-                       "answered probes in Prometheus")
-            wait_until(lambda: value(f'sum(tcpkawatch_established_connections'
-                                     f'{{{sel},keepalive="false"}})') == 2, 15,
-                       "the connection without keepalive in Prometheus")
-            # the kernel's counters: the two deaths, and at least the
-            # probes Prometheus has (the answered pair goes on probing)
-            probes = value(f"sum(tcpkawatch_keepalive_probes_total{{{sel}}})")
-            after = ns.nstat(*COUNTERS)
-            check(after["TcpExtTCPAbortOnTimeout"] - before["TcpExtTCPAbortOnTimeout"] == 2,
-                  f"nstat's aborts: {before} {after}")
-            check(4 <= probes <= after["TcpExtTCPKeepAlive"] - before["TcpExtTCPKeepAlive"],
-                  f"probes: Prometheus {probes}, nstat {before} {after}")
-            status, names = api("label/__name__/values")
-            scraped = {n for n in names if n.startswith("tcpkawatch_")}
-            for name in ("tcpkawatch_deaths_total", "tcpkawatch_keepalive_probes_total",
-                         "tcpkawatch_keepalive_answers_total",
-                         "tcpkawatch_established_connections",
-                         "tcpkawatch_probing_connections", "tcpkawatch_ringbuf_lost_total"):
-                check(name in scraped, f"{name} not scraped: {sorted(scraped)}")
-
-            failures = []
-            for where, q in queries:
-                status, data = api("query", query=q)
-                if status != "success":
-                    failures.append(f"{where}: {data}: {q}")
-                    continue
-                bare = THRESHOLD.sub("", JOIN.sub("", q))
-                status, data = api("query", query=bare)
-                if status != "success":
-                    failures.append(f"{where}, without threshold and join: {data}: {bare}")
-                    continue
-                # a name the query uses must be scraped: a misspelt one fails
-                named = set(re.findall(r"tcpkawatch_\w+", bare)) - {"tcpkawatch_"}
-                if named - scraped:
-                    failures.append(f"{where}: {sorted(named - scraped)} not scraped: {bare}")
-                    continue
-                if not wait_until_or_none(lambda: result(bare), 15):
-                    failures.append(f"{where}: no data: {bare}")
-            check(not failures, "queries:\n  " + "\n  ".join(failures))
-            values = api("label/node/values",
-                         **{"match[]": node_var["query"]["query"].split("(", 1)[1]
-                            .split(",")[0]})[1]
-            check(values == [NODE], f"the node variable's values: {values}")
-
-            def rules():
-                status, data = api("rules")
-                rs = [r for g in (data or {}).get("groups", []) for r in g["rules"]]
-                return rs if rs and all(not r["lastEvaluation"].startswith("0001")
-                                        for r in rs) else None
-            rs = wait_until(rules, 15, "every rule evaluated")
-            check(len(rs) == len(rule_queries())
-                  and all(r["health"] == "ok" and not r.get("lastError") for r in rs),
-                  "rules in Prometheus: "
-                  + str([(r["name"], r["health"], r.get("lastError")) for r in rs]))
-            down = [a for a in api("alerts")[1]["alerts"] if a["labels"]["alertname"]
-                    == "TcpkawatchDown"]
-            check(not down, f"TcpkawatchDown with the exporter up: {down}")
-            check(ex.stop("SIGTERM") == 0, f"export's exit code on SIGTERM: {''.join(ex.err)}")
-    except Exception:
-        if prom:
-            with open(os.path.join(tmp, "prometheus.log")) as f:
-                print("prometheus' log, its end:", "".join(f.readlines()[-20:]), flush=True)
-        raise
-    finally:
-        if prom:
-            prom.kill()
-            prom.wait(timeout=10)
-        shutil.rmtree(tmp, ignore_errors=True)
+        def rules():
+            status, data = prom.api("rules")
+            rs = [r for g in (data or {}).get("groups", []) for r in g["rules"]]
+            return rs if rs and all(not r["lastEvaluation"].startswith("0001")
+                                    for r in rs) else None
+        rs = wait_until(rules, 15, "every rule evaluated")
+        check(len(rs) == len(rule_queries())
+              and all(r["health"] == "ok" and not r.get("lastError") for r in rs),
+              "rules in Prometheus: "
+              + str([(r["name"], r["health"], r.get("lastError")) for r in rs]))
+        down = [a for a in prom.api("alerts")[1]["alerts"] if a["labels"]["alertname"]
+                == "TcpkawatchDown"]
+        check(not down, f"TcpkawatchDown with the exporter up: {down}")
+        check(ex.stop("SIGTERM") == 0, f"export's exit code on SIGTERM: {''.join(ex.err)}")
 
 
 def wait_until_or_none(pred, timeout):

@@ -5,16 +5,14 @@ scrape; bad configs end at once with one line and exit code 2. The
 certificates are made by openssl, the bcrypt hashes by libcrypt."""
 import base64
 import ctypes
-import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-import urllib.parse
 
-from ka import Netns, TCPKAWATCH, check, wait_until
+from ka import Netns, Prometheus, TCPKAWATCH, check, wait_until
 from test_export import Exporter, free_port
 from test_keepalive import open_pair
 
@@ -70,9 +68,8 @@ def test_webconfig_prometheus_tls_basic_auth():
     credentials, with a wrong password or user gets 401 and
     WWW-Authenticate, /healthz too; plain HTTP gets no answer. Relative
     cert_file and key_file are found beside the config file."""
-    port, prom_port = free_port(), free_port()
+    port = free_port()
     tmp = tempfile.mkdtemp(prefix="tkw-web-")
-    prom = None
     try:
         crt, _ = make_cert(tmp, "server")
         web = write(os.path.join(tmp, "web.yml"),
@@ -80,7 +77,8 @@ def test_webconfig_prometheus_tls_basic_auth():
                     f"basic_auth_users:\n  {USER}: '{bcrypt(PASSWORD)}'\n"
                     f"  other: {bcrypt('other', b'$2y$', 4)}\n")
         base = f"https://127.0.0.1:{port}"
-        with Netns() as ns, Exporter("--listen", f"127.0.0.1:{port}", "--web-config", web) as ex:
+        with Netns() as ns, Exporter("--listen", f"127.0.0.1:{port}", "--web-config", web,
+                                     "--labels", "netns") as ex:
             check(any(f"https://127.0.0.1:{port}/metrics (basic auth)" in line
                       for line in ex.err), f"first line: {ex.err}")
             open_pair(ns, 5410, server_args=(), client_args=())
@@ -100,47 +98,27 @@ def test_webconfig_prometheus_tls_basic_auth():
             code, _ = curl(f"http://127.0.0.1:{port}/metrics", user=f"{USER}:{PASSWORD}")
             check(code == "000", f"plain HTTP on the TLS port: {code}")
 
-            write(os.path.join(tmp, "prometheus.yml"),
-                  "global:\n  scrape_interval: 1s\nscrape_configs:\n"
-                  "  - job_name: tcpkawatch\n    scheme: https\n"
-                  f"    tls_config:\n      ca_file: {crt}\n"
-                  f"    basic_auth:\n      username: {USER}\n      password: '{PASSWORD}'\n"
-                  f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n")
-            prom = subprocess.Popen(
-                ["prometheus", f"--config.file={tmp}/prometheus.yml",
-                 f"--storage.tsdb.path={tmp}/data", f"--web.listen-address=127.0.0.1:{prom_port}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            job = (f"scheme: https\ntls_config:\n  ca_file: {crt}\n"
+                   f"basic_auth:\n  username: {USER}\n  password: '{PASSWORD}'\n"
+                   f"static_configs:\n  - targets: ['127.0.0.1:{port}']")
+            with Prometheus(job) as prom:
+                def target():
+                    data = prom.api("targets")[1]
+                    active = data["activeTargets"] if data else []
+                    return active[0] if active and active[0]["health"] != "unknown" else None
 
-            def api(path, **params):
-                url = f"http://127.0.0.1:{prom_port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-                body, code = subprocess.run(
-                    ["curl", "-sS", "--max-time", "5", "-w", "\n%{http_code}", url],
-                    capture_output=True, text=True, timeout=30).stdout.rsplit("\n", 1)
-                return json.loads(body)["data"] if code == "200" else None
-
-            def query(q):
-                data = api("query", query=q)
-                return float(data["result"][0]["value"][1]) if data and data["result"] else None
-
-            def target():
-                data = api("targets")
-                active = data["activeTargets"] if data else []
-                return active[0] if active and active[0]["health"] != "unknown" else None
-
-            t = wait_until(target, 60, "Prometheus' first scrape")
-            check(t["health"] == "up" and not t["lastError"] and t["scrapeUrl"].startswith("https"),
-                  f"target: {t}")
-            up = wait_until(lambda: query('up{job="tcpkawatch"}'), 30, "up in Prometheus")
-            check(up == 1, f"up {up}")
-            est = wait_until(lambda: query(f'tcpkawatch_established_connections'
-                                           f'{{netns="{ns.inode}",keepalive="false"}}'),
-                             30, "the namespace's connections in Prometheus")
-            check(est == 2, f"established without keepalive: {est}")
+                t = wait_until(target, 60, "Prometheus' first scrape")
+                check(t["health"] == "up" and not t["lastError"]
+                      and t["scrapeUrl"].startswith("https"), f"target: {t}")
+                up = wait_until(lambda: prom.value('up{job="tcpkawatch"}'), 30,
+                                "up in Prometheus")
+                check(up == 1, f"up {up}")
+                est = wait_until(lambda: prom.value(f'tcpkawatch_established_connections'
+                                                    f'{{netns="{ns.inode}",keepalive="false"}}'),
+                                 30, "the namespace's connections in Prometheus")
+                check(est == 2, f"established without keepalive: {est}")
             check(ex.stop() == 0, "exit code")
     finally:
-        if prom:
-            prom.kill()
-            prom.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
