@@ -45,9 +45,10 @@ BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
 # libbpf is linked statically: one binary with the BPF object embedded;
 # export's HTTP server dynamically, as Debian ships it: libmicrohttpd, and
 # for --web-config libyaml, GnuTLS (checks the certificate, hashes) and
-# libcrypt (bcrypt); libcap (the capability checks) likewise.
+# libcrypt (bcrypt); libcap (the capability checks) and libmnl (kill's
+# inet_diag requests) likewise.
 PKG_CONFIG ?= pkg-config
-HTTP_PKGS := libmicrohttpd yaml-0.1 gnutls libcrypt
+HTTP_PKGS := libmicrohttpd yaml-0.1 gnutls libcrypt libmnl
 HTTP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HTTP_PKGS))
 LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses \
 	$(shell $(PKG_CONFIG) --libs $(HTTP_PKGS)) -lcap -pthread
@@ -60,7 +61,8 @@ Q := @
 msg := @printf '  %-8s %s\n'
 endif
 
-BPF_OBJS := $(OUTPUT)/watch.bpf.o $(OUTPUT)/enforce.bpf.o $(OUTPUT)/list.bpf.o
+BPF_OBJS := $(OUTPUT)/watch.bpf.o $(OUTPUT)/enforce.bpf.o $(OUTPUT)/list.bpf.o \
+	$(OUTPUT)/kill.bpf.o
 SKELS := $(BPF_OBJS:.bpf.o=.skel.h)
 # Pure modules (no BPF, no libbpf): what the unit tests link, built
 # without clang or bpftool. The rest load, attach or read BPF objects, or
@@ -69,8 +71,8 @@ PURE_SRCS := user/aggregate.c user/cgroup.c user/clock.c user/decode.c user/fiel
 	user/output.c user/owner.c user/records.c user/series.c user/text.c user/tree.c \
 	user/workload.c
 BPF_USER_SRCS := user/args.c user/bpf_log.c user/bpf_read.c \
-	user/enforce.c user/export.c user/kernel.c user/list.c user/netns.c \
-	user/snapshot.c user/top.c user/watch.c user/webauth.c user/webconfig.c
+	user/enforce.c user/export.c user/kernel.c user/kill.c user/list.c user/netns.c \
+	user/select.c user/snapshot.c user/sock_destroy.c user/top.c user/watch.c user/webauth.c user/webconfig.c
 PURE_OBJS := $(PURE_SRCS:user/%.c=$(OUTPUT)/%.o)
 LIB_OBJS := $(PURE_OBJS) $(BPF_USER_SRCS:user/%.c=$(OUTPUT)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

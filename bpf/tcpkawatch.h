@@ -142,6 +142,15 @@ struct owner_record {
 	__u32 pad;
 };
 
+/* kill: a socket to destroy, by the address list saw (kill's "doomed"
+ * map), with the tuple it had then: a socket now at that address with
+ * another tuple is not the one selected, and is left alone. */
+struct kill_slot {
+	struct conn_tuple t;
+	__s32 err;		/* bpf_sock_destroy()'s result, or -ESTALE */
+	__u32 done;		/* the iterator came by */
+};
+
 /* enforce: the keepalive policy the sockops program applies, within the
  * limits of do_tcp_setsockopt(): MAX_TCP_KEEPIDLE, _KEEPINTVL, _KEEPCNT. */
 #define KA_MAX_IDLE	32767

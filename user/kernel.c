@@ -120,8 +120,9 @@ int check_privileges(const char *what, unsigned int privs, const char *dir)
 					   kernel_sysctl("perf_event_paranoid", 2) > 1)) {
 		add_need(needs, &n, CAP_SYSLOG, !held(caps, CAP_SYSLOG));
 	}
-	if (privs & PRIV_NET_ADMIN)
-		add_need(needs, &n, CAP_NET_ADMIN, !admin && !held(caps, CAP_NET_ADMIN));
+	if (privs & (PRIV_NET_ADMIN | PRIV_SOCK_DESTROY))
+		add_need(needs, &n, CAP_NET_ADMIN, (!admin || (privs & PRIV_SOCK_DESTROY)) &&
+			 !held(caps, CAP_NET_ADMIN));
 	if (privs & (PRIV_NETNS | PRIV_MOUNT))
 		add_need(needs, &n, CAP_SYS_ADMIN, !admin);
 	if (privs & PRIV_NETNS)

@@ -20,6 +20,8 @@ enum privilege {
 	PRIV_KSYM = 1 << 5,	/* the kernel's addresses in /proc/kallsyms, where
 				 * libbpf resolves typeless __ksym externs:
 				 * CAP_SYSLOG unless it shows them to everyone */
+	PRIV_SOCK_DESTROY = 1 << 6,	/* CAP_NET_ADMIN itself, as inet_diag's
+					 * SOCK_DESTROY asks (not CAP_SYS_ADMIN) */
 };
 
 /* what loading the observer's or the iterators' object takes */

@@ -15,6 +15,7 @@
 #include "bpf_read.h"
 #include "kernel.h"
 #include "list.h"
+#include "select.h"
 #include "owner.h"
 #include "snapshot.h"
 #include "records.h"
@@ -23,9 +24,7 @@ enum list_format { FMT_COLUMNS, FMT_JSON, FMT_CSV };
 
 struct list_opts {
 	enum list_format format;
-	struct conn_filter filter;
-	int state;		/* 0: any */
-	long at_risk_s;		/* -1: off */
+	struct conn_select sel;
 };
 
 static const char list_doc[] =
@@ -40,14 +39,11 @@ static const char list_doc[] =
 "  tcpkawatch list --at-risk 600         # no keepalive, silent for 10 min\n"
 "  tcpkawatch list --csv -N 4026531840   # one namespace, CSV with a header\n";
 
-enum { OPT_CSV = 1000, OPT_STATE, OPT_AT_RISK };
+enum { OPT_CSV = 1000 };
 
 static const struct argp_option list_options[] = {
 	{ "json", 'j', NULL, 0, "One JSON object per connection and line", 0 },
 	{ "csv", OPT_CSV, NULL, 0, "CSV with a header row", 0 },
-	{ "state", OPT_STATE, "STATE", 0, "Only this state (ESTABLISHED, LISTEN, TIME_WAIT, ...)", 0 },
-	{ "at-risk", OPT_AT_RISK, "SECONDS", 0,
-	  "Only half-open candidates: established, no keepalive, silent for SECONDS", 0 },
 	COMMON_OPTIONS,
 	{},
 };
@@ -55,7 +51,6 @@ static const struct argp_option list_options[] = {
 static error_t list_parse(int key, char *arg, struct argp_state *state)
 {
 	struct list_opts *o = state->input;
-	unsigned long v;
 
 	switch (key) {
 	case 'j':
@@ -65,37 +60,13 @@ static error_t list_parse(int key, char *arg, struct argp_state *state)
 		o->format = key == 'j' ? FMT_JSON : FMT_CSV;
 		break;
 	case ARGP_KEY_INIT:
-		state->child_inputs[0] = &o->filter;
-		break;
-	case OPT_STATE:
-		o->state = tcp_state_by_name(arg);
-		if (!o->state)
-			usage_error("invalid state '%s': ESTABLISHED, SYN_SENT, LISTEN, TIME_WAIT, ...",
-				    arg);
-		break;
-	case OPT_AT_RISK:
-		if (!parse_ulong(arg, 0, 31536000, &v))
-			usage_error("invalid --at-risk '%s': seconds", arg);
-		o->at_risk_s = v;
+		state->child_inputs[0] = &o->sel.filter;
+		state->child_inputs[1] = &o->sel;
 		break;
 	default:
 		return common_parse(key, arg, state);
 	}
 	return 0;
-}
-
-/* All filters but the owner's (-p): those come first, the owner lookup
- * after. The namespace filter is the walk's (snapshot_walk()). */
-static bool wanted(const struct list_opts *o, const struct list_record *r)
-{
-	if (o->filter.family && r->t.family != o->filter.family)
-		return false;
-	if (o->filter.port && r->t.sport != o->filter.port && r->t.dport != o->filter.port)
-		return false;
-	if (o->state && r->state != o->state)
-		return false;
-	return o->at_risk_s < 0 || (r->state == TCP_ESTABLISHED && r->full && !r->keepalive &&
-				    r->silence_ms >= o->at_risk_s * 1000ULL);
 }
 
 /* The biggest write: list's lines go out in blocks of this size */
@@ -151,10 +122,10 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 	struct out_row row;
 	__u32 pid = 0;
 
-	if (!wanted(o, r))
+	if (!conn_selected(&o->sel, r))
 		return;
 	owner_table_find(run->owners, r->sock, &pid, comm);
-	if (o->filter.pid && pid != o->filter.pid)
+	if (o->sel.filter.pid && pid != o->sel.filter.pid)
 		return;
 	if (run->observer_fd >= 0 && r->full && !bpf_map_lookup_elem(run->observer_fd, &r->sk, &cs))
 		seen = &cs;
@@ -167,7 +138,7 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 		row.workload = workload_of(r->cgroup_id, &w);
 	line = run->out + run->out_len;
 	if (o->format == FMT_COLUMNS)
-		end = record_columns(line, &socket_record, &row, endpoint_width(o->filter.family));
+		end = record_columns(line, &socket_record, &row, endpoint_width(o->sel.filter.family));
 	else if (o->format == FMT_JSON)
 		end = record_json(line, &socket_record, &row);
 	else
@@ -193,9 +164,9 @@ static int list(const struct list_opts *o)
 	}
 	run.owners = snapshot_owners(snap);
 	run.observer_fd = observer_conns_fd(sizeof(struct conn_state));
-	print_header(o->format, o->filter.family);
+	print_header(o->format, o->sel.filter.family);
 	fflush(stdout);
-	err = snapshot_walk(snap, o->filter.netns, list_one, &run, &skipped);
+	err = snapshot_walk(snap, o->sel.filter.netns, list_one, &run, &skipped);
 	flush_out(&run);
 	netns_skipped_warn(&skipped);
 	if (run.write_errno) {
@@ -214,14 +185,16 @@ static int list(const struct list_opts *o)
 
 int list_main(int argc, char **argv)
 {
-	static const struct argp_child children[] = { { &conn_filter_argp, 0, NULL, 0 }, {} };
+	static const struct argp_child children[] = {
+		{ &conn_filter_argp, 0, NULL, 0 }, { &select_argp, 0, NULL, 0 }, {},
+	};
 	static const struct argp argp = {
 		.options = list_options,
 		.parser = list_parse,
 		.doc = list_doc,
 		.children = children,
 	};
-	struct list_opts o = { .at_risk_s = -1 };
+	struct list_opts o = { .sel = CONN_SELECT_INIT };
 
 	parse_command(&argp, "tcpkawatch list", argc, argv, &o);
 	return list(&o);

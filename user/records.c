@@ -411,6 +411,32 @@ static const struct field socket_fields[] = {
 
 const struct record_kind socket_record = RECORD_KIND(socket_fields);
 
+/* kill's result for one socket (.rec: its struct list_record; .ctx: an
+ * int, 0 or the errno of why it could not be closed) */
+#define KILL_ERR(row) (*(const int *)(row)->ctx)
+
+GET_CONST(get_kill, "kill")
+GET_STR(get_kill_result, KILL_ERR(row) ? "failed" : "closed")
+
+static void get_kill_errno(const struct out_row *row, struct field_val *v)
+{
+	if (KILL_ERR(row))
+		STR(v, errno_name(KILL_ERR(row)));
+}
+
+static const struct field kill_fields[] = {
+	{ "event", NULL, 0, false, get_kill },
+	CONN_FIELDS,
+	{ "state", "STATE", -11, false, get_state },
+	{ "ka_source", "SOURCE", -8, false, get_sk_source },
+	{ "probes_out", "PROBES", 6, false, get_probes_out },
+	{ "silence_ms", "SILENCE", 8, true, get_silence },
+	{ "result", "RESULT", -7, false, get_kill_result },
+	{ "errno", "ERRNO", -12, false, get_kill_errno },
+};
+
+const struct record_kind kill_record = RECORD_KIND(kill_fields);
+
 bool is_probing(const struct list_record *r)
 {
 	return r->full && r->timer == LT_KEEPALIVE && r->probes_out > 0;

@@ -37,6 +37,10 @@ extern const struct record_kind lost_record;
  * conn_state a running observer keeps of it, or NULL). */
 extern const struct record_kind socket_record;
 
+/* kill's socket and what became of it (.rec: struct list_record; .ctx:
+ * an int, 0: closed, else the errno of the failure). */
+extern const struct record_kind kill_record;
+
 /* A connection probing an unanswering peer: the keepalive timer is
  * pending with probes out (a zero-window probe is not one). */
 bool is_probing(const struct list_record *r);

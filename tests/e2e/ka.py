@@ -24,7 +24,7 @@ PEER = os.path.join(HERE, "peer.py")
 WATCH_PROGS = ("ka_timer_entry", "ka_timer_start", "ka_timer_exit", "ka_set_state",
                "ka_state_nested", "ka_receive_reset", "ka_reset_nested")
 ENFORCE_PROGS = ("ka_enforce", "ka_app_sockopt")  # sockops, cgroup/setsockopt
-BPF_PROG_NAMES = WATCH_PROGS + ENFORCE_PROGS
+BPF_PROG_NAMES = WATCH_PROGS + ENFORCE_PROGS + ("ka_kill",)
 
 _ns_seq = 0
 

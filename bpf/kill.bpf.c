@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kill: destroy the TCP sockets the loader selected (from list's walk), in
+ * the reader's network namespace, as `ss -K` does but without inet_diag:
+ * bpf_sock_destroy() (Linux 6.5), which an iter/tcp program may call on
+ * the socket it visits (the batching iterator holds its lock). The kernel
+ * aborts the socket as tcp_abort() does: ECONNABORTED to its application,
+ * a RST to the peer. The loader loads this object only where the kernel
+ * has the kfunc; elsewhere it asks inet_diag (user/sock_destroy.c).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "tcpkawatch.h"
+
+#define AF_INET 2
+#define ESTALE 116
+
+char LICENSE[] SEC("license") = "GPL";
+
+extern int bpf_sock_destroy(struct sock_common *sk) __ksym;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);		/* the loader sets it */
+	__type(key, __u64);		/* socket address */
+	__type(value, struct kill_slot);
+} doomed SEC(".maps");
+
+/* the tuple as list's iterator reads it (bpf/list.bpf.c) */
+static __always_inline bool same_tuple(const struct sock_common *skc, const struct conn_tuple *t)
+{
+	if (skc->skc_family != t->family || skc->skc_num != t->sport ||
+	    bpf_ntohs(skc->skc_dport) != t->dport)
+		return false;
+	if (t->family == AF_INET)
+		return skc->skc_rcv_saddr == *(const __u32 *)t->saddr &&
+		       skc->skc_daddr == *(const __u32 *)t->daddr;
+	for (int i = 0; i < 4; i++)
+		if (skc->skc_v6_rcv_saddr.in6_u.u6_addr32[i] != ((const __u32 *)t->saddr)[i] ||
+		    skc->skc_v6_daddr.in6_u.u6_addr32[i] != ((const __u32 *)t->daddr)[i])
+			return false;
+	return true;
+}
+
+SEC("iter/tcp")
+int ka_kill(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct kill_slot *slot;
+	__u64 key;
+
+	if (!skc)
+		return 0;
+	key = (__u64)skc;
+	slot = bpf_map_lookup_elem(&doomed, &key);
+	if (!slot || slot->done)
+		return 0;
+	slot->done = 1;
+	slot->err = same_tuple(skc, &slot->t) ? bpf_sock_destroy(skc) : -ESTALE;
+	return 0;
+}
