@@ -14,7 +14,7 @@ fi
 cd "$(dirname "$0")/.."
 
 # build: compiler, BPF toolchain, libbpf, export's libmicrohttpd and its
-# --web-config's libyaml, GnuTLS and libcrypt; tests: nft, ip/ss/nstat,
+# --web-config's libyaml, GnuTLS and libcrypt, kill's libmnl; tests: nft, ip/ss/nstat,
 # python3, sysctl, setpriv, prometheus and promtool (export, and deploy/'s
 # rules and dashboard), python3-yaml (deploy/'s manifests), openssl and
 # curl (export's TLS), tmux (top), groff and mandoc (the man page's lint),
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 # the kernel matrix: qemu, a static busybox for its initramfs, depmod and
 # modprobe, and the decompressors of kernel modules
 PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libncurses-dev libmicrohttpd-dev libcap-dev pkg-config
-      libyaml-dev libgnutls28-dev libcrypt-dev
+      libyaml-dev libgnutls28-dev libcrypt-dev libmnl-dev
       bpftool nftables iproute2 python3 python3-yaml procps util-linux prometheus openssl curl tmux
       groff-base mandoc cppcheck clang-tidy podman runc mmdebstrap
       qemu-system-x86 busybox-static kmod xz-utils zstd"

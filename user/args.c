@@ -38,7 +38,8 @@ static const char watch_doc[] =
 "Turning keepalive on for programs that never set it: tcpkawatch enforce --help\n"
 "Every connection now, with its keepalive state: tcpkawatch list --help\n"
 "Prometheus metrics: tcpkawatch export --help\n"
-"A live view: tcpkawatch top\n";
+"A live view: tcpkawatch top\n"
+"Closing dead and half-open connections: tcpkawatch kill --help\n";
 
 static const struct argp_option watch_options[] = {
 	{ "json", 'j', NULL, 0, "One JSON object per line on stdout", 0 },

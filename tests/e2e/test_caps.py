@@ -21,6 +21,7 @@ from ka import (ROOT, TCPKAWATCH, Cgroup, Netns, Watch, check, readline_within, 
 from test_enforce import keepalive_timers, kernel_has_struct, pair
 from test_export import free_port, get, sample
 from test_keepalive import open_pair
+from test_kill import pair as kill_pair
 
 NOBODY = 65534
 UNITS = os.path.join(ROOT, "tools", "systemd")
@@ -50,7 +51,12 @@ NEEDS = {
     ("top", ("top",)): OBSERVE + NETNS,
     ("enforce", ("enforce",)): ENFORCE,
     ("enforce --existing", ("enforce", "--existing")): ENFORCE + NETNS,
+    ("kill --dry-run", ("kill", "--dry-run", "-P", "1")): OBSERVE + NETNS,
+    ("kill", ("kill", "-P", "1")): OBSERVE + ("CAP_NET_ADMIN",) + NETNS,
 }
+# what CAP_SYS_ADMIN does not do for a command: inet_diag's SOCK_DESTROY
+# asks for CAP_NET_ADMIN itself
+NOT_BY_SYS_ADMIN = {("kill", "CAP_NET_ADMIN")}
 # a fresh BPF filesystem as systemd mounts it (root's, 0700), in a mount
 # namespace of the command's own: its pins go with it
 PRIVATE_BPFFS = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
@@ -128,7 +134,8 @@ def test_caps_refused_one_line():
         check_refused(run_as((), *args), refusal(what, needs, needs), f"{what} with none")
         for cap in needs:
             held = [c for c in needs if c != cap]
-            if "CAP_SYS_ADMIN" in held and cap in SYS_ADMIN_DOES:
+            if "CAP_SYS_ADMIN" in held and cap in SYS_ADMIN_DOES \
+                    and (what, cap) not in NOT_BY_SYS_ADMIN:
                 continue  # not refused: it would run
             check_refused(run_as(held, *args), refusal(what, needs, [cap]),
                           f"{what} without {cap}")
@@ -355,3 +362,14 @@ def test_caps_systemd_units():
     with Netns() as ns, Cgroup() as cg:
         run_pinned(pin_script(caps, start[2:] + ["--cgroup", cg.path], nnp=True), ns, cg, 5651,
                    int(start[start.index("--idle") + 1]))
+
+
+def test_caps_kill():
+    """kill with its six closes a connection of root's in a namespace."""
+    with Netns() as ns:
+        _, client, cport = kill_pair(ns, 5630)
+        p = run_as(OBSERVE + ("CAP_NET_ADMIN",) + NETNS, "kill", "-N", ns.inode, "--tuple",
+                   f"127.0.0.1:{cport},127.0.0.1:5630")
+        check(p.returncode == 0 and "1 connection(s) closed, 0 could not be" in p.stderr,
+              f"kill as nobody: rc {p.returncode} {p.stdout!r} {p.stderr!r}")
+        check(client.wait("error", timeout=10)["error"] == "ECONNABORTED", "the client")
