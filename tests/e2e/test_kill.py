@@ -9,8 +9,9 @@ import subprocess
 
 from ka import TCPKAWATCH, Netns, Peer, Watch, check, run, wait_until
 
-# probes every second, given up only after 30: probing all test long
-PROBING = ("--idle", 1, "--intvl", 1, "--cnt", 30)
+# probes every second, given up only after 127 (the most): probing all
+# test long, in a slow guest too
+PROBING = ("--idle", 1, "--intvl", 1, "--cnt", 127)
 BLACKHOLED, IDLE, HEALTHY, IPV6 = 5500, 5501, 5502, 5503
 
 
@@ -23,9 +24,9 @@ def kill(*args):
 
 def pair(ns, port, *ka, addr="127.0.0.1"):
     """server and client of one connection: (server, client, client port)"""
-    server = Peer(ns, "server", "--addr", addr, "--port", port, "--lifetime", 60, *ka)
+    server = Peer(ns, "server", "--addr", addr, "--port", port, "--lifetime", 180, *ka)
     server.wait("ready")
-    client = Peer(ns, "client", "--addr", addr, "--port", port, "--lifetime", 60, *ka)
+    client = Peer(ns, "client", "--addr", addr, "--port", port, "--lifetime", 180, *ka)
     cport = client.wait("ready")["ready"]
     server.wait("accepted")
     return server, client, cport
@@ -55,7 +56,7 @@ def test_kill():
                      ((BLACKHOLED, PROBING), (IDLE, ()), (HEALTHY, PROBING))}
             conns[ns.name] = peers
         # both ends of both blackholed connections have a probe out
-        wait_until(lambda: len(kill("--probing", 1, "--dry-run")[1]) >= 4, 15,
+        wait_until(lambda: len(kill("--probing", 1, "--dry-run")[1]) >= 4, 60,
                    "four sockets probing")
         rc, dry, err = kill("--probing", 1, "--dry-run")
         want = {(ns.inode, lp, rp) for ns in (ns1, ns2)
