@@ -134,6 +134,7 @@ static int diag_destroy(struct mnl_socket *nl, const struct list_record *r, unsi
 void sock_killer_run(struct sock_killer *k, const struct list_record *rows, size_t n, int *errs)
 {
 	struct mnl_socket *nl;
+	int open_err;
 	size_t i;
 
 	if (k->skel) {
@@ -144,11 +145,15 @@ void sock_killer_run(struct sock_killer *k, const struct list_record *rows, size
 	/* the netlink socket is of the namespace it is made in: this one */
 	nl = mnl_socket_open(NETLINK_SOCK_DIAG);
 	if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID)) {
+		int err = errno;
+
 		mnl_socket_close(nl);
 		nl = NULL;
+		errno = err;
 	}
+	open_err = errno;
 	for (i = 0; i < n; i++)
-		errs[i] = nl ? diag_destroy(nl, &rows[i], i + 1) : errno;
+		errs[i] = nl ? diag_destroy(nl, &rows[i], i + 1) : open_err;
 	if (nl)
 		mnl_socket_close(nl);
 }
