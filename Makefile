@@ -48,10 +48,11 @@ BPF_CFLAGS := -g -O2 -Wall -Wextra -Wno-unused-parameter -target bpf \
 # libcrypt (bcrypt); libcap (the capability checks) and libmnl (kill's
 # inet_diag requests) likewise.
 PKG_CONFIG ?= pkg-config
-HTTP_PKGS := libmicrohttpd yaml-0.1 gnutls libcrypt libmnl
-HTTP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HTTP_PKGS))
+HTTP_PKGS := libmicrohttpd yaml-0.1 gnutls libcrypt
+KILL_PKGS := libmnl
+HTTP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(HTTP_PKGS) $(KILL_PKGS))
 LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lncurses \
-	$(shell $(PKG_CONFIG) --libs $(HTTP_PKGS)) -lcap -pthread
+	$(shell $(PKG_CONFIG) --libs $(HTTP_PKGS) $(KILL_PKGS)) -lcap -pthread
 
 ifeq ($(V),1)
 Q :=

@@ -57,6 +57,12 @@ int ka_kill(struct bpf_iter__tcp *ctx)
 	if (!slot || slot->done)
 		return 0;
 	slot->done = 1;
-	slot->err = same_tuple(skc, &slot->t) ? bpf_sock_destroy(skc) : -ESTALE;
+	/* a full TCP socket (not a TIME_WAIT or request sock reusing the
+	 * address), a listener only if it was one */
+	if (!bpf_skc_to_tcp_sock(skc) || (skc->skc_state == TCP_LISTEN) != slot->listener ||
+	    !same_tuple(skc, &slot->t))
+		slot->err = -ESTALE;
+	else
+		slot->err = bpf_sock_destroy(skc);
 	return 0;
 }

@@ -144,11 +144,14 @@ struct owner_record {
 
 /* kill: a socket to destroy, by the address list saw (kill's "doomed"
  * map), with the tuple it had then: a socket now at that address with
- * another tuple is not the one selected, and is left alone. */
+ * another tuple, or of another kind, is not the one selected, and is left
+ * alone. */
 struct kill_slot {
 	struct conn_tuple t;
 	__s32 err;		/* bpf_sock_destroy()'s result, or -ESTALE */
-	__u32 done;		/* the iterator came by */
+	__u8 done;		/* the iterator came by */
+	__u8 listener;		/* it was a listening socket */
+	__u16 pad;
 };
 
 /* enforce: the keepalive policy the sockops program applies, within the

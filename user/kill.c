@@ -43,12 +43,13 @@ struct kill_run {
 	struct victim *v;
 	size_t n, cap;
 	bool out_of_memory;
-	/* the namespace being closed in: its victims and their records */
 	struct sock_killer *killer;
-	size_t first, count;
-	struct list_record *rows;
+	struct list_record *rows;	/* one namespace's victims' records */
 	int *errs;
 };
+
+/* a victim's err before its namespace was entered */
+#define NOT_REACHED (-1)
 
 static const char kill_doc[] =
 "Close the TCP connections that list's selectors pick, in every network\n"
@@ -156,39 +157,51 @@ static int by_netns(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* In the namespace of victims [first, first + count): close them */
+/* In one namespace of the walk: close its victims (a run of them in the
+ * array, sorted by namespace) */
 static int close_in_netns(void *ctx, __u32 netns)
 {
 	struct kill_run *run = ctx;
+	struct victim key = { .netns = netns }, *v = bsearch(&key, run->v, run->n, sizeof(*v),
+							     by_netns);
+	size_t first, count;
 
-	(void)netns;
-	for (size_t i = 0; i < run->count; i++)
-		run->rows[i] = run->v[run->first + i].r;
-	sock_killer_run(run->killer, run->rows, run->count, run->errs);
-	for (size_t i = 0; i < run->count; i++)
-		run->v[run->first + i].err = run->errs[i];
+	if (!v)
+		return 0;
+	for (first = v - run->v; first > 0 && run->v[first - 1].netns == netns; first--)
+		;
+	for (count = 0; first + count < run->n && run->v[first + count].netns == netns; count++)
+		run->rows[count] = run->v[first + count].r;
+	sock_killer_run(run->killer, run->rows, count, run->errs);
+	for (size_t i = 0; i < count; i++)
+		run->v[first + i].err = run->errs[i];
 	return 0;
 }
 
-/* Close every victim, namespace by namespace; 0, or -1 out of memory */
+/* Close every victim, in one walk of the namespaces; 0, or -1 with one
+ * line on stderr */
 static int close_all(struct kill_run *run)
 {
 	struct netns_skipped skipped;
+	int err;
 
 	qsort(run->v, run->n, sizeof(*run->v), by_netns);
-	run->rows = calloc(run->n, sizeof(*run->rows));
-	run->errs = calloc(run->n, sizeof(*run->errs));
-	if (!run->rows || !run->errs)
+	run->rows = calloc(run->n ? run->n : 1, sizeof(*run->rows));
+	run->errs = calloc(run->n ? run->n : 1, sizeof(*run->errs));
+	if (!run->rows || !run->errs) {
+		fprintf(stderr, "tcpkawatch: out of memory\n");
 		return -1;
-	for (run->first = 0; run->first < run->n; run->first += run->count) {
-		__u32 netns = run->v[run->first].netns;
-
-		for (run->count = 0; run->first + run->count < run->n &&
-		     run->v[run->first + run->count].netns == netns; run->count++)
-			run->v[run->first + run->count].err = ENOENT;	/* unless reached */
-		for_each_netns(netns, close_in_netns, run, &skipped);
 	}
-	return 0;
+	for (size_t i = 0; i < run->n; i++)
+		run->v[i].err = NOT_REACHED;
+	err = for_each_netns(run->o->sel.filter.netns, close_in_netns, run, &skipped);
+	netns_skipped_warn(&skipped);
+	/* a namespace the selection walk entered a moment ago: gone, or
+	 * refused now */
+	for (size_t i = 0; i < run->n; i++)
+		if (run->v[i].err == NOT_REACHED)
+			run->v[i].err = skipped.count ? skipped.first_errno : ENOENT;
+	return err < 0 ? -1 : 0;
 }
 
 static void print_rows(const struct kill_run *run, const struct record_kind *kind)
@@ -196,8 +209,11 @@ static void print_rows(const struct kill_run *run, const struct record_kind *kin
 	char line[RECORD_LINE_LEN];
 	int width = endpoint_width(run->o->sel.filter.family);
 
-	if (!run->o->json)
-		fwrite(line, 1, record_titles(line, kind, width) - line, stdout);
+	if (!run->o->json) {
+		const char *end = record_titles(line, kind, width);
+
+		fwrite(line, 1, end - line, stdout);
+	}
 	for (size_t i = 0; i < run->n; i++) {
 		const struct victim *v = &run->v[i];
 		struct workload w;
@@ -235,15 +251,20 @@ static int kill_connections(const struct kill_opts *o)
 	if (!snap)
 		goto out;
 	run.owners = snapshot_owners(snap);
-	if (snapshot_walk(snap, o->sel.filter.netns, select_one, &run, &skipped) ||
-	    run.out_of_memory || (!o->dry_run && close_all(&run))) {
-		if (run.out_of_memory || errno == ENOMEM)
-			fprintf(stderr, "tcpkawatch: out of memory\n");
+	if (snapshot_walk(snap, o->sel.filter.netns, select_one, &run, &skipped))
+		goto out;
+	netns_skipped_warn(&skipped);
+	if (run.out_of_memory) {
+		fprintf(stderr, "tcpkawatch: out of memory\n");
 		goto out;
 	}
-	netns_skipped_warn(&skipped);
+	if (!o->dry_run && close_all(&run))
+		goto out;
 	print_rows(&run, o->dry_run ? &socket_record : &kill_record);
-	fflush(stdout);
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "tcpkawatch: writing what was closed: %s\n", strerror(errno));
+		goto out;
+	}
 	for (size_t i = 0; i < run.n; i++)
 		failed += run.v[i].err != 0;
 	if (o->dry_run)

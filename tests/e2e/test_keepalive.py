@@ -11,10 +11,12 @@ KA = ("--idle", 1, "--intvl", 1, "--cnt", 2)
 COUNTERS = ("TcpExtTCPKeepAlive", "TcpExtTCPAbortOnTimeout")
 
 
-def open_pair(ns, port, addr="127.0.0.1", server_args=KA, client_args=KA):
-    server = Peer(ns, "server", "--addr", addr, "--port", port, "--lifetime", 30, *server_args)
+def open_pair(ns, port, addr="127.0.0.1", server_args=KA, client_args=KA, lifetime=30):
+    server = Peer(ns, "server", "--addr", addr, "--port", port, "--lifetime", lifetime,
+                  *server_args)
     server.wait("ready")
-    client = Peer(ns, "client", "--addr", addr, "--port", port, "--lifetime", 30, *client_args)
+    client = Peer(ns, "client", "--addr", addr, "--port", port, "--lifetime", lifetime,
+                  *client_args)
     cport = client.wait("ready")["ready"]
     server.wait("accepted")
     return server, client, cport

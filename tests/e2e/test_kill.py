@@ -7,11 +7,14 @@ bpf_sock_destroy() (6.1, 5.10 in the matrix) through inet_diag."""
 import json
 import subprocess
 
-from ka import TCPKAWATCH, Netns, Peer, Watch, check, run, wait_until
+from ka import TCPKAWATCH, Netns, Watch, check, run, wait_until
+from test_keepalive import open_pair
 
 # probes every second, given up only after 127 (the most): probing all
 # test long, in a slow guest too
 PROBING = ("--idle", 1, "--intvl", 1, "--cnt", 127)
+# keepalive on, no probe within the test (one in flight would be selected)
+HEALTHY_KA = ("--idle", 600, "--intvl", 1, "--cnt", 3)
 BLACKHOLED, IDLE, HEALTHY, IPV6 = 5500, 5501, 5502, 5503
 
 
@@ -23,13 +26,9 @@ def kill(*args):
 
 
 def pair(ns, port, *ka, addr="127.0.0.1"):
-    """server and client of one connection: (server, client, client port)"""
-    server = Peer(ns, "server", "--addr", addr, "--port", port, "--lifetime", 180, *ka)
-    server.wait("ready")
-    client = Peer(ns, "client", "--addr", addr, "--port", port, "--lifetime", 180, *ka)
-    cport = client.wait("ready")["ready"]
-    server.wait("accepted")
-    return server, client, cport
+    """server and client of one connection, alive long enough for a slow
+    guest: (server, client, client port)"""
+    return open_pair(ns, port, addr, server_args=ka, client_args=ka, lifetime=180)
 
 
 def connections(ns):
@@ -53,7 +52,7 @@ def test_kill():
         for ns in (ns1, ns2):
             ns.blackhole_after_handshake(BLACKHOLED)
             peers = {port: pair(ns, port, *ka) for port, ka in
-                     ((BLACKHOLED, PROBING), (IDLE, ()), (HEALTHY, PROBING))}
+                     ((BLACKHOLED, PROBING), (IDLE, ()), (HEALTHY, HEALTHY_KA))}
             conns[ns.name] = peers
         # both ends of both blackholed connections have a probe out
         wait_until(lambda: len(kill("--probing", 1, "--dry-run")[1]) >= 4, 60,
@@ -122,10 +121,15 @@ def test_kill():
 
 
 def test_kill_refuses_without_selector():
-    for args in ([], ["-4"], ["--state", "ESTABLISHED"], ["--dry-run"],
-                 ["--tuple", "127.0.0.1:1,127.0.0.1:2"], ["--probing", "0"],
-                 ["-N", "1", "--tuple", "127.0.0.1:1,[::1]:2"]):
+    """nothing that narrows: refused in one line, exit 2, nothing loaded;
+    bad values likewise, each naming its problem"""
+    cases = [([], "needs a selector"), (["-4"], "needs a selector"),
+             (["--state", "ESTABLISHED"], "needs a selector"), (["--dry-run"], "needs a selector"),
+             (["--tuple", "127.0.0.1:1,127.0.0.1:2"], "--tuple needs -N"),
+             (["--probing", "0"], "invalid --probing"),
+             (["-N", "1", "--tuple", "127.0.0.1:1,[::1]:2"], "invalid --tuple")]
+    for args, why in cases:
         p = subprocess.run([TCPKAWATCH, "kill", *args], capture_output=True, text=True,
                            timeout=30)
-        check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and not p.stdout,
-              f"kill {args}: rc {p.returncode} {p.stderr!r}")
+        check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+              and why in p.stderr and not p.stdout, f"kill {args}: rc {p.returncode} {p.stderr!r}")
