@@ -2,6 +2,7 @@
 /* Command-line options: watch's, and what every command shares (-v, -h,
  * -V, the connection filters, parse_command()). */
 #include <argp.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -252,3 +253,33 @@ const struct argp conn_filter_argp = {
 	.options = conn_filter_options,
 	.parser = conn_filter_parse,
 };
+
+bool parse_endpoint(const char *s, size_t len, int *family, void *addr, unsigned int *port)
+{
+	const char *colon = memrchr(s, ':', len);
+	char host[64], num[8];
+	unsigned long p;
+	size_t hl, pl;
+
+	if (!colon)
+		return false;
+	hl = colon - s;
+	pl = len - hl - 1;
+	if (!pl || pl >= sizeof(num) || !hl || hl >= sizeof(host))
+		return false;
+	memcpy(num, colon + 1, pl);
+	num[pl] = '\0';
+	if (!parse_ulong(num, 1, 65535, &p))
+		return false;
+	*port = p;
+	if (hl > 2 && s[0] == '[' && s[hl - 1] == ']') {
+		memcpy(host, s + 1, hl - 2);
+		host[hl - 2] = '\0';
+		*family = AF_INET6;
+		return inet_pton(AF_INET6, host, addr) == 1;
+	}
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	*family = inet_pton(AF_INET, host, addr) == 1 ? AF_INET : AF_INET6;
+	return *family == AF_INET || inet_pton(AF_INET6, host, addr) == 1;
+}

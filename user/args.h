@@ -50,6 +50,11 @@ void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), nore
 /* A keepalive setting in [1, max]; bad input: usage_error(). */
 unsigned int parse_ka_value(const char *s, const char *what, unsigned long max);
 
+/* "ADDR:PORT" or "[ADDR6]:PORT" (the first len bytes of s): its family
+ * (AF_INET, AF_INET6), address (4 or 16 bytes at addr) and port (1-65535);
+ * false if it is not one. */
+bool parse_endpoint(const char *s, size_t len, int *family, void *addr, unsigned int *port);
+
 /* Parse a whole decimal number in [min, max]; false on anything else. */
 bool parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 

@@ -64,7 +64,6 @@ struct exporter {
 	struct web_auth *auth;	/* NULL: no basic auth */
 	struct snapshot *snap;
 	unsigned int per_conn_max;
-	int labels;		/* enum series_label: the identity labels */
 	__u64 forget_ns;	/* --forget-after */
 	pthread_mutex_t lock;
 	struct series_set counters;	/* by workload, its gauges too */
@@ -77,8 +76,7 @@ struct exporter {
 /* One scrape: its sockets' gauges by workload (struct series), before
  * they join the exporter's series. */
 struct scrape {
-	struct series_set gauges;
-	int labels;
+	struct series_set gauges;	/* its labels: --labels */
 	/* the last socket's series: the walk goes namespace by namespace, and
 	 * a workload's sockets come together */
 	__u64 last_cgroup_id;
@@ -109,38 +107,26 @@ static bool kubernetes_node(void)
 
 static int parse_listen(const char *arg, struct sockaddr_storage *ss, socklen_t *len)
 {
-	char host[64];
-	const char *colon = strrchr(arg, ':');
-	unsigned long port;
 	struct sockaddr_in *in = (void *)ss;
 	struct sockaddr_in6 *in6 = (void *)ss;
-	size_t hl;
+	unsigned int port;
+	__u8 addr[16];
+	int family;
 
-	if (!colon || !parse_ulong(colon + 1, 1, 65535, &port))
+	if (!parse_endpoint(arg, strlen(arg), &family, addr, &port))
 		return -1;
-	hl = colon - arg;
-	if (hl >= sizeof(host))
-		return -1;
-	memcpy(host, arg, hl);
-	host[hl] = '\0';
-	if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
-		memmove(host, host + 1, hl - 2);
-		host[hl - 2] = '\0';
-	}
 	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
+	ss->ss_family = family;
+	if (family == AF_INET) {
+		memcpy(&in->sin_addr, addr, 4);
 		in->sin_port = htons(port);
 		*len = sizeof(*in);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
+	} else {
+		memcpy(&in6->sin6_addr, addr, 16);
 		in6->sin6_port = htons(port);
 		*len = sizeof(*in6);
-		return 0;
 	}
-	return -1;
+	return 0;
 }
 
 /* A listening socket on ss; -1 with one line naming listen_addr. */
@@ -296,7 +282,7 @@ static struct series *gauges_of(struct scrape *sc, const struct list_record *r, 
 
 	if (sc->last && sc->last_cgroup_id == r->cgroup_id && sc->last_netns == netns)
 		return sc->last;
-	series_labels(labels, sc->labels, workload_of(r->cgroup_id, &w), netns);
+	series_labels(labels, sc->gauges.labels, workload_of(r->cgroup_id, &w), netns);
 	sc->last = series_get(&sc->gauges, labels);
 	sc->last_cgroup_id = r->cgroup_id;
 	sc->last_netns = netns;
@@ -341,13 +327,13 @@ static void scrape_one(void *ctx, const struct list_record *r, __u32 netns)
 
 static void write_metrics(FILE *f, struct exporter *ex)
 {
-	struct scrape sc = { .labels = ex->labels, .conn_left = ex->per_conn_max };
+	struct scrape sc = { .conn_left = ex->per_conn_max };
 	struct netns_skipped skipped;
 	struct lost_counts lost;
 	char *conn_buf = NULL;
 	size_t conn_len = 0;
 
-	series_set_init(&sc.gauges, ex->labels, SIZE_MAX);	/* capped in write_series() */
+	series_set_init(&sc.gauges, ex->counters.labels, SIZE_MAX);	/* capped in write_series() */
 	sc.now_ns = monotonic_ns();
 	if (ex->per_conn_max)
 		sc.conn_series = open_memstream(&conn_buf, &conn_len);
@@ -550,7 +536,6 @@ static struct exporter *exporter_open(const struct export_opts *o, const struct 
 	if (!ex)
 		return NULL;
 	ex->per_conn_max = o->per_conn;
-	ex->labels = o->labels;
 	ex->forget_ns = o->forget_after_s * 1000000000ULL;
 	series_set_init(&ex->counters, o->labels, o->max_workloads);
 	ex->web = web;
@@ -595,12 +580,12 @@ static void sink_event(void *ctx, const struct ka_event *e)
 
 	if (e->type == EV_CLOSE)
 		return;
-	series_labels(labels, ex->labels, workload_of(e->cgroup_id, &w), e->netns);
+	series_labels(labels, ex->counters.labels, workload_of(e->cgroup_id, &w), e->netns);
 	pthread_mutex_lock(&ex->lock);
 	s = series_get(&ex->counters, labels);
 	if (s && !series_count(s, e->type, e->type == EV_DEATH ? e->cause : 0,
 			       e->type == EV_DEATH ? e->err : 0)) {
-		s->event_ns = monotonic_ns();
+		s->event_ns = e->ts_ns;	/* CLOCK_MONOTONIC, as monotonic_ns() */
 		if (s == ex->counters.other)
 			ex->events_over_limit++;
 	}

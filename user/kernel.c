@@ -91,7 +91,7 @@ int check_privileges(const char *what, unsigned int privs, const char *dir)
 	/* CAP_IS_SUPPORTED: whether the kernel knows the capability */
 	bool bpf_caps = CAP_IS_SUPPORTED(CAP_BPF), admin, dir_denied = false;
 	struct need needs[MAX_NEEDS];
-	int n = 0, missing = 0;
+	int n = 0, missing = 0, kptr_restrict;
 	struct rlimit memlock;
 	cap_t caps = cap_get_proc();
 
@@ -110,13 +110,14 @@ int check_privileges(const char *what, unsigned int privs, const char *dir)
 	 * kptr_restrict is 0 and perf_event_paranoid at most 1, else with
 	 * CAP_SYSLOG, and to no one where kptr_restrict is 2
 	 * (kallsyms_show_value()) */
-	if ((privs & PRIV_KSYM) && kernel_sysctl("kptr_restrict", 0) > 1) {
+	kptr_restrict = kernel_sysctl("kptr_restrict", 0);
+	if ((privs & PRIV_KSYM) && kptr_restrict > 1) {
 		fprintf(stderr, "tcpkawatch: %s needs the kernel's addresses, which "
 			"kernel.kptr_restrict=2 hides from everyone\n", what);
 		cap_free(caps);
 		return -1;
 	}
-	if ((privs & PRIV_KSYM) && (kernel_sysctl("kptr_restrict", 0) ||
+	if ((privs & PRIV_KSYM) && (kptr_restrict ||
 					   kernel_sysctl("perf_event_paranoid", 2) > 1)) {
 		add_need(needs, &n, CAP_SYSLOG, !held(caps, CAP_SYSLOG));
 	}

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <string.h>
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <netinet/tcp.h>
 #include "decode.h"
@@ -27,36 +26,13 @@ static const struct argp_option select_kill_options[] = {
 	{},
 };
 
-/* "ADDR:PORT" or "[ADDR6]:PORT" into one end of t; false if it is not */
-static bool parse_endpoint(const char *s, size_t len, struct conn_tuple *t, int end)
+/* one end of t from "ADDR:PORT" or "[ADDR6]:PORT", of t's family if set */
+static bool parse_tuple_end(const char *s, size_t len, struct conn_tuple *t, int end)
 {
-	char host[64];
-	const char *colon = memrchr(s, ':', len);
-	unsigned long port;
-	char num[8];
-	size_t hl, pl;
+	unsigned int port;
 	int family;
 
-	if (!colon)
-		return false;
-	hl = colon - s;
-	pl = len - hl - 1;
-	if (pl == 0 || pl >= sizeof(num) || hl < 1 || hl >= sizeof(host))
-		return false;
-	memcpy(num, colon + 1, pl);
-	num[pl] = '\0';
-	if (!parse_ulong(num, 1, 65535, &port))
-		return false;
-	if (s[0] == '[' && s[hl - 1] == ']') {
-		memcpy(host, s + 1, hl - 2);
-		host[hl - 2] = '\0';
-		family = AF_INET6;
-	} else {
-		memcpy(host, s, hl);
-		host[hl] = '\0';
-		family = AF_INET;
-	}
-	if (inet_pton(family, host, end ? t->daddr : t->saddr) != 1 ||
+	if (!parse_endpoint(s, len, &family, end ? t->daddr : t->saddr, &port) ||
 	    (t->family && t->family != family))
 		return false;
 	t->family = family;
@@ -98,8 +74,8 @@ static error_t select_parse(int key, char *arg, struct argp_state *state)
 	case OPT_TUPLE:
 		comma = strchr(arg, ',');
 		memset(&s->tuple, 0, sizeof(s->tuple));
-		if (!comma || !parse_endpoint(arg, comma - arg, &s->tuple, 0) ||
-		    !parse_endpoint(comma + 1, strlen(comma + 1), &s->tuple, 1))
+		if (!comma || !parse_tuple_end(arg, comma - arg, &s->tuple, 0) ||
+		    !parse_tuple_end(comma + 1, strlen(comma + 1), &s->tuple, 1))
 			usage_error("invalid --tuple '%s': LADDR:LPORT,RADDR:RPORT of one family",
 				    arg);
 		s->tuple_set = true;

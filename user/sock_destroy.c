@@ -93,13 +93,13 @@ static void destroy_batch(struct sock_killer *k, const struct list_record *rows,
 	for (i = 0; i < n; i++) {
 		if (errs[i])
 			continue;	/* never in the map */
-		if (bpf_map_lookup_elem(fd, &rows[i].sk, &slot))
+		/* lookup and delete: a hash map has it since 5.14, the kfunc 6.5 */
+		if (bpf_map_lookup_and_delete_elem(fd, &rows[i].sk, &slot))
 			errs[i] = errno;
 		else if (slot.done)
 			errs[i] = -slot.err;
 		else	/* not in the namespace any more, or the walk ended early */
 			errs[i] = read_err ? read_err : ENOENT;
-		bpf_map_delete_elem(fd, &rows[i].sk);
 	}
 }
 

@@ -62,14 +62,6 @@ static void wipe_free(char *pass)
 	MHD_free(pass);
 }
 
-static long find_user(const struct web_config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->n_users; i++)
-		if (!strcmp(cfg->users[i].name, name))
-			return i;
-	return -1;
-}
-
 /* Called with a->lock held. */
 static bool remembered(const struct web_auth *a, long user, const unsigned char *digest)
 {
@@ -201,7 +193,7 @@ enum web_auth_result web_auth_check(struct web_auth *a, struct MHD_Connection *c
 		r = WEB_AUTH_DENIED;
 		goto out;
 	}
-	u = find_user(a->cfg, user);
+	u = web_config_user(a->cfg, user);
 	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, pass, strlen(pass), digest) < 0) {
 		r = WEB_AUTH_ERROR;
 		goto out;

@@ -263,9 +263,8 @@ static int parse_users(struct parse *p, yaml_node_t *map)
 		if (!name || !*name || strchr(name, ':'))
 			return fail(p, key, "basic_auth_users: a user name must be a string, "
 				    "not empty, without ':' (basic auth splits at the first ':')");
-		for (size_t i = 0; i < cfg->n_users; i++)
-			if (!strcmp(cfg->users[i].name, name))
-				return fail(p, key, "basic_auth_users.%s given twice", name);
+		if (web_config_user(cfg, name) >= 0)
+			return fail(p, key, "basic_auth_users.%s given twice", name);
 		if (!hash || !is_bcrypt(hash))
 			return fail(p, value, "basic_auth_users.%s: not a bcrypt hash ($2a$, $2b$ "
 				    "or $2y$, 60 characters, cost 4 to %d; see htpasswd -nbBC 10 USER "
@@ -353,4 +352,12 @@ void web_config_free(struct web_config *cfg)
 	}
 	free(cfg->users);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+long web_config_user(const struct web_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_users; i++)
+		if (!strcmp(cfg->users[i].name, name))
+			return i;
+	return -1;
 }

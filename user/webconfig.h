@@ -38,4 +38,7 @@ int bcrypt_cost(const char *hash);
 /* Frees what load filled in, the key wiped first. */
 void web_config_free(struct web_config *cfg);
 
+/* The index of user name in cfg->users, -1 if none */
+long web_config_user(const struct web_config *cfg, const char *name);
+
 #endif

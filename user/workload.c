@@ -64,18 +64,15 @@ static size_t cut_suffix(const char *name, size_t len)
 	return len;
 }
 
-void workload_parse(struct workload *w, const char *path)
+/* The container id and pod uid path names, "" for none */
+static void parse_ids(const char *path, char container_id[CONTAINER_ID_LEN + 1],
+		      char pod_uid[POD_UID_LEN + 1])
 {
-	size_t path_len = strlen(path);
 	bool kubepods = false;
 	const char *p = path;
 
-	if (path_len < sizeof(w->cgroup))
-		memcpy(w->cgroup, path, path_len + 1);
-	else
-		w->cgroup[0] = '\0';
-	w->container_id[0] = '\0';
-	w->pod_uid[0] = '\0';
+	container_id[0] = '\0';
+	pod_uid[0] = '\0';
 	while (*p) {
 		const char *name = p + strspn(p, "/");
 		size_t len = strcspn(name, "/");
@@ -87,18 +84,35 @@ void workload_parse(struct workload *w, const char *path)
 		if (strncmp(name, "kubepods", 8) == 0)
 			kubepods = true;
 		if (names_container(name, len)) {	/* the innermost wins */
-			memcpy(w->container_id, name + len - CONTAINER_ID_LEN, CONTAINER_ID_LEN);
-			w->container_id[CONTAINER_ID_LEN] = '\0';
+			memcpy(container_id, name + len - CONTAINER_ID_LEN, CONTAINER_ID_LEN);
+			container_id[CONTAINER_ID_LEN] = '\0';
 		}
 		if (kubepods && names_pod(name, len)) {
 			for (int i = 0; i < POD_UID_LEN; i++) {
 				char c = name[len - POD_UID_LEN + i];
 
-				w->pod_uid[i] = c == '_' ? '-' : c;
+				pod_uid[i] = c == '_' ? '-' : c;
 			}
-			w->pod_uid[POD_UID_LEN] = '\0';
+			pod_uid[POD_UID_LEN] = '\0';
 		}
 	}
+}
+
+/* path into w->cgroup, "" if it does not fit */
+static void copy_path(struct workload *w, const char *path)
+{
+	size_t len = strlen(path);
+
+	if (len < sizeof(w->cgroup))
+		memcpy(w->cgroup, path, len + 1);
+	else
+		w->cgroup[0] = '\0';
+}
+
+void workload_parse(struct workload *w, const char *path)
+{
+	copy_path(w, path);
+	parse_ids(path, w->container_id, w->pod_uid);
 }
 
 /* What the walks learnt: a cgroup by id, its path (NULL: gone before the
@@ -106,6 +120,8 @@ void workload_parse(struct workload *w, const char *path)
 struct cgroup_entry {
 	__u64 id;
 	char *path;
+	char container_id[CONTAINER_ID_LEN + 1];	/* parse_ids() of path, once */
+	char pod_uid[POD_UID_LEN + 1];
 	__u64 asked_ns;		/* last asked for */
 	unsigned int walk;	/* the last walk that found it */
 };
@@ -114,7 +130,6 @@ static struct {
 	pthread_mutex_t lock;
 	void *tree;		/* of struct cgroup_entry, by id (tsearch) */
 	unsigned int walk;	/* walks so far */
-	__u64 now_ns;
 } known = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int by_id(const void *a, const void *b)
@@ -149,6 +164,8 @@ static struct cgroup_entry *entry_add(__u64 id, const char *path)
 		return NULL;
 	e->id = id;
 	e->path = path ? strdup(path) : NULL;
+	if (e->path)
+		parse_ids(e->path, e->container_id, e->pod_uid);
 	if ((path && !e->path) || !tsearch(e, &known.tree, by_id)) {
 		entry_free(e);
 		return NULL;
@@ -167,46 +184,48 @@ static void found(void *ctx, __u64 id, const char *path)
 		e->walk = known.walk;
 }
 
-/* Removed (not found by this walk), and not asked for lately */
+/* Removed (not found by this walk), and not asked for lately (ctx: now) */
 static bool forgotten(const void *elem, void *ctx)
 {
 	const struct cgroup_entry *e = elem;
 
-	(void)ctx;
-	return e->walk != known.walk && known.now_ns - e->asked_ns > GONE_KEEP_NS;
+	return e->walk != known.walk && *(const __u64 *)ctx - e->asked_ns > GONE_KEEP_NS;
 }
 
 /* Learn every cgroup there is now; forget removed ones nobody asked for
  * lately. */
-static void walk(void)
+static void walk(__u64 now_ns)
 {
 	known.walk++;
 	cgroup_walk(found, NULL);
-	tree_prune(&known.tree, by_id, forgotten, NULL, entry_free);
+	tree_prune(&known.tree, by_id, forgotten, &now_ns, entry_free);
 }
 
 const struct workload *workload_of(__u64 cgroup_id, struct workload *w)
 {
+	__u64 now_ns = monotonic_ns();
 	struct cgroup_entry *e;
 	const char *path = NULL;
 
 	if (!cgroup_id)
 		return NULL;
 	pthread_mutex_lock(&known.lock);
-	known.now_ns = monotonic_ns();
 	e = entry_of(cgroup_id);
 	if (!e) {
-		walk();
+		walk(now_ns);
 		e = entry_of(cgroup_id);
 		if (!e)		/* removed already: said once, not a walk a time */
 			e = entry_add(cgroup_id, NULL);
 	}
 	if (e) {
-		e->asked_ns = known.now_ns;
+		e->asked_ns = now_ns;
 		path = e->path;
 	}
-	if (path)
-		workload_parse(w, path);
+	if (path) {
+		copy_path(w, path);
+		memcpy(w->container_id, e->container_id, sizeof(w->container_id));
+		memcpy(w->pod_uid, e->pod_uid, sizeof(w->pod_uid));
+	}
 	pthread_mutex_unlock(&known.lock);
 	return path ? w : NULL;
 }
