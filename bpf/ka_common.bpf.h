@@ -142,6 +142,22 @@ static __always_inline __u64 sock_cgroup_id(struct sock *sk)
 	return cg ? BPF_CORE_READ(cg, kn, id) : 0;
 }
 
+/* A socket's tuple as the iterators see it (their pointer is trusted:
+ * direct reads); the local port is skc_num, the socket still hashed. */
+static __always_inline void skc_tuple(const struct sock_common *skc, struct conn_tuple *t)
+{
+	t->family = skc->skc_family;
+	t->sport = skc->skc_num;
+	t->dport = bpf_ntohs(skc->skc_dport);
+	if (t->family == AF_INET) {
+		__builtin_memcpy(t->saddr, &skc->skc_rcv_saddr, 4);
+		__builtin_memcpy(t->daddr, &skc->skc_daddr, 4);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)t->saddr, skc, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)t->daddr, skc, skc_v6_daddr);
+	}
+}
+
 /* One more in slot idx of a BPF_MAP_TYPE_PERCPU_ARRAY of __u64 counters */
 static __always_inline void count_in(void *counters, __u32 idx)
 {

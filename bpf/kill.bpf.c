@@ -10,10 +10,11 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "tcpkawatch.h"
+#include "ka_common.bpf.h"
 
-#define AF_INET 2
 #define ESTALE 116
 
 char LICENSE[] SEC("license") = "GPL";
@@ -27,18 +28,15 @@ struct {
 	__type(value, struct kill_slot);
 } doomed SEC(".maps");
 
-/* the tuple as list's iterator reads it (bpf/list.bpf.c) */
+/* the same tuple as list's iterator read (its conn_tuple, pad included) */
 static __always_inline bool same_tuple(const struct sock_common *skc, const struct conn_tuple *t)
 {
-	if (skc->skc_family != t->family || skc->skc_num != t->sport ||
-	    bpf_ntohs(skc->skc_dport) != t->dport)
-		return false;
-	if (t->family == AF_INET)
-		return skc->skc_rcv_saddr == *(const __u32 *)t->saddr &&
-		       skc->skc_daddr == *(const __u32 *)t->daddr;
-	for (int i = 0; i < 4; i++)
-		if (skc->skc_v6_rcv_saddr.in6_u.u6_addr32[i] != ((const __u32 *)t->saddr)[i] ||
-		    skc->skc_v6_daddr.in6_u.u6_addr32[i] != ((const __u32 *)t->daddr)[i])
+	struct conn_tuple now = {};
+	const __u64 *a = (const __u64 *)&now, *b = (const __u64 *)t;
+
+	skc_tuple(skc, &now);
+	for (unsigned int i = 0; i < sizeof(now) / sizeof(*a); i++)
+		if (a[i] != b[i])
 			return false;
 	return true;
 }

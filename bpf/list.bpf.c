@@ -49,16 +49,7 @@ int ka_list(struct bpf_iter__tcp *ctx)
 		return 0;
 	r.uid = ctx->uid;
 	r.state = skc->skc_state;
-	r.t.family = skc->skc_family;
-	r.t.sport = skc->skc_num;
-	r.t.dport = bpf_ntohs(skc->skc_dport);
-	if (r.t.family == AF_INET) {
-		__builtin_memcpy(r.t.saddr, &skc->skc_rcv_saddr, 4);
-		__builtin_memcpy(r.t.daddr, &skc->skc_daddr, 4);
-	} else {
-		BPF_CORE_READ_INTO((struct in6_addr *)r.t.saddr, skc, skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)r.t.daddr, skc, skc_v6_daddr);
-	}
+	skc_tuple(skc, &r.t);
 	tp = bpf_skc_to_tcp_sock(skc);	/* NULL for TIME_WAIT, NEW_SYN_RECV */
 	if (!tp) {
 		bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
