@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <search.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,11 +78,8 @@ struct exporter {
  * they join the exporter's series. */
 struct scrape {
 	struct series_set gauges;	/* its labels: --labels */
-	/* the last socket's series: the walk goes namespace by namespace, and
-	 * a workload's sockets come together */
-	__u64 last_cgroup_id;
-	__u32 last_netns;
-	struct series *last;
+	void *by_socket;	/* struct socket_series by cgroup and netns (tsearch):
+				 * each formatted once a scrape */
 	__u64 now_ns;
 	FILE *conn_series;	/* per-connection lines, if asked for */
 	unsigned int conn_left;
@@ -274,19 +272,40 @@ static void write_series(FILE *f, struct exporter *ex, const struct scrape *sc,
 	pthread_mutex_unlock(&ex->lock);
 }
 
+/* What a socket's cgroup and namespace make of its series, in a scrape */
+struct socket_series {
+	__u64 cgroup_id;
+	__u32 netns;
+	struct series *s;
+};
+
+static int by_cgroup_netns(const void *a, const void *b)
+{
+	const struct socket_series *x = a, *y = b;
+
+	if (x->cgroup_id != y->cgroup_id)
+		return x->cgroup_id < y->cgroup_id ? -1 : 1;
+	return x->netns < y->netns ? -1 : x->netns > y->netns;
+}
+
 /* The series of a socket of the scrape, NULL when out of memory */
 static struct series *gauges_of(struct scrape *sc, const struct list_record *r, __u32 netns)
 {
+	struct socket_series key = { r->cgroup_id, netns, NULL }, *known;
 	char labels[SERIES_LABELS_LEN];
 	struct workload w;
+	void *node = tfind(&key, &sc->by_socket, by_cgroup_netns);
 
-	if (sc->last && sc->last_cgroup_id == r->cgroup_id && sc->last_netns == netns)
-		return sc->last;
+	if (node)
+		return (*(struct socket_series **)node)->s;
 	series_labels(labels, sc->gauges.labels, workload_of(r->cgroup_id, &w), netns);
-	sc->last = series_get(&sc->gauges, labels);
-	sc->last_cgroup_id = r->cgroup_id;
-	sc->last_netns = netns;
-	return sc->last;
+	key.s = series_get(&sc->gauges, labels);
+	known = key.s ? malloc(sizeof(*known)) : NULL;
+	if (known)
+		*known = key;
+	if (known && !tsearch(known, &sc->by_socket, by_cgroup_netns))
+		free(known);	/* not remembered: formatted again next time */
+	return key.s;
 }
 
 static void scrape_one(void *ctx, const struct list_record *r, __u32 netns)
@@ -367,6 +386,7 @@ static void write_metrics(FILE *f, struct exporter *ex)
 	metric_head(f, "tcpkawatch_build_info", "gauge", "tcpkawatch's version.");
 	fprintf(f, "tcpkawatch_build_info{version=\"%s\"} 1\n", TCPKAWATCH_VERSION);
 	free(conn_buf);
+	tdestroy(sc.by_socket, free);
 	series_set_free(&sc.gauges);
 }
 

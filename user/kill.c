@@ -24,8 +24,6 @@ struct kill_opts {
 	struct conn_select sel;
 	bool json;
 	bool dry_run;
-	const char *container_id;	/* NULL: any */
-	const char *pod_uid;
 };
 
 /* A selected socket and its owner */
@@ -68,14 +66,11 @@ static const char kill_doc[] =
 "  tcpkawatch kill -N 4026532176 --tuple 10.0.0.2:41000,10.0.0.1:5432\n"
 "  tcpkawatch kill --pod-uid 6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b --silent 600\n";
 
-enum { OPT_DRY_RUN = 1000, OPT_CONTAINER_ID, OPT_POD_UID };
+enum { OPT_DRY_RUN = 1000 };
 
 static const struct argp_option kill_options[] = {
 	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Only print what would be closed, in list's format", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per connection and line", 0 },
-	{ "container-id", OPT_CONTAINER_ID, "ID", 0,
-	  "Only connections of this container (64 hex digits)", 0 },
-	{ "pod-uid", OPT_POD_UID, "UID", 0, "Only connections of this Kubernetes pod", 0 },
 	COMMON_OPTIONS,
 	{},
 };
@@ -96,38 +91,10 @@ static error_t kill_parse(int key, char *arg, struct argp_state *state)
 	case 'j':
 		o->json = true;
 		break;
-	case OPT_CONTAINER_ID:
-		o->container_id = arg;
-		break;
-	case OPT_POD_UID:
-		o->pod_uid = arg;
-		break;
 	default:
 		return common_parse(key, arg, state);
 	}
 	return 0;
-}
-
-/* Some selector that narrows what goes: -4, -6 and --state alone do not */
-static bool has_selector(const struct kill_opts *o)
-{
-	const struct conn_select *s = &o->sel;
-
-	return s->filter.pid || s->filter.port || s->filter.netns || s->at_risk_s >= 0 ||
-	       s->probing >= 0 || s->silent_s >= 0 || s->tuple_set || o->container_id ||
-	       o->pod_uid;
-}
-
-static bool workload_wanted(const struct kill_opts *o, const struct list_record *r)
-{
-	struct workload w;
-	const struct workload *wl;
-
-	if (!o->container_id && !o->pod_uid)
-		return true;
-	wl = workload_of(r->cgroup_id, &w);
-	return wl && (!o->container_id || !strcmp(wl->container_id, o->container_id)) &&
-	       (!o->pod_uid || !strcmp(wl->pod_uid, o->pod_uid));
 }
 
 static void select_one(void *ctx, const struct list_record *r, __u32 netns)
@@ -138,7 +105,7 @@ static void select_one(void *ctx, const struct list_record *r, __u32 netns)
 
 	/* full sockets only; a listener only when asked for by name */
 	if (!r->full || (r->state == TCP_LISTEN && o->sel.state != TCP_LISTEN) ||
-	    !conn_selected(&o->sel, r) || !workload_wanted(o, r))
+	    !conn_selected(&o->sel, r))
 		return;
 	owner_table_find(run->owners, r->sock, &v.pid, v.comm);
 	if (o->sel.filter.pid && v.pid != o->sel.filter.pid)
@@ -298,7 +265,7 @@ int kill_main(int argc, char **argv)
 	struct kill_opts o = { .sel = CONN_SELECT_INIT };
 
 	parse_command(&argp, "tcpkawatch kill", argc, argv, &o);
-	if (!has_selector(&o))
+	if (!conn_select_narrows(&o.sel))
 		usage_error("kill needs a selector (-p, -P, -N, --at-risk, --probing, --silent, "
 			    "--tuple, --container-id, --pod-uid): it never closes everything");
 	if (o.sel.tuple_set && !o.sel.filter.netns)

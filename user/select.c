@@ -5,8 +5,10 @@
 #include "decode.h"
 #include "records.h"
 #include "select.h"
+#include "workload.h"
 
-enum { OPT_STATE = 1100, OPT_AT_RISK, OPT_PROBING, OPT_SILENT, OPT_TUPLE };
+enum { OPT_STATE = 1100, OPT_AT_RISK, OPT_PROBING, OPT_SILENT, OPT_TUPLE, OPT_CONTAINER_ID,
+       OPT_POD_UID };
 
 #define MAX_SECONDS 31536000	/* a year */
 
@@ -23,6 +25,9 @@ static const struct argp_option select_kill_options[] = {
 	{ "silent", OPT_SILENT, "SECONDS", 0, "Only connections that received nothing for SECONDS", 0 },
 	{ "tuple", OPT_TUPLE, "LADDR:LPORT,RADDR:RPORT", 0,
 	  "Only this connection (IPv6 in brackets: [::1]:80); with -N", 0 },
+	{ "container-id", OPT_CONTAINER_ID, "ID", 0,
+	  "Only connections of this container (64 hex digits)", 0 },
+	{ "pod-uid", OPT_POD_UID, "UID", 0, "Only connections of this Kubernetes pod", 0 },
 	{},
 };
 
@@ -80,6 +85,12 @@ static error_t select_parse(int key, char *arg, struct argp_state *state)
 				    arg);
 		s->tuple_set = true;
 		break;
+	case OPT_CONTAINER_ID:
+		s->container_id = arg;
+		break;
+	case OPT_POD_UID:
+		s->pod_uid = arg;
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -88,6 +99,15 @@ static error_t select_parse(int key, char *arg, struct argp_state *state)
 
 const struct argp select_argp = { .options = select_options, .parser = select_parse };
 const struct argp select_kill_argp = { .options = select_kill_options, .parser = select_parse };
+
+static bool workload_selected(const struct conn_select *s, const struct list_record *r)
+{
+	struct workload w;
+	const struct workload *wl = workload_of(r->cgroup_id, &w);
+
+	return wl && (!s->container_id || !strcmp(wl->container_id, s->container_id)) &&
+	       (!s->pod_uid || !strcmp(wl->pod_uid, s->pod_uid));
+}
 
 bool conn_selected(const struct conn_select *s, const struct list_record *r)
 {
@@ -106,5 +126,14 @@ bool conn_selected(const struct conn_select *s, const struct list_record *r)
 		return false;
 	if (s->silent_s >= 0 && !(r->full && r->silence_ms >= s->silent_s * 1000ULL))
 		return false;
-	return !s->tuple_set || !memcmp(&r->t, &s->tuple, sizeof(r->t));
+	if (s->tuple_set && memcmp(&r->t, &s->tuple, sizeof(r->t)) != 0)
+		return false;
+	return (!s->container_id && !s->pod_uid) || workload_selected(s, r);
+}
+
+bool conn_select_narrows(const struct conn_select *s)
+{
+	return s->filter.pid || s->filter.port || s->filter.netns || s->at_risk_s >= 0 ||
+	       s->probing >= 0 || s->silent_s >= 0 || s->tuple_set || s->container_id ||
+	       s->pod_uid;
 }

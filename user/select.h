@@ -16,6 +16,8 @@ struct conn_select {
 	long silent_s;		/* --silent: nothing received for so long; -1: off */
 	bool tuple_set;		/* --tuple */
 	struct conn_tuple tuple;
+	const char *container_id;	/* --container-id; NULL: any */
+	const char *pod_uid;		/* --pod-uid; NULL: any */
 };
 
 /* No selector yet */
@@ -23,12 +25,15 @@ struct conn_select {
 
 /* argp children parsing them (input: a struct conn_select): list's
  * selectors (--state, --at-risk), and kill's (--probing, --silent,
- * --tuple) */
+ * --tuple, --container-id, --pod-uid) */
 extern const struct argp select_argp;
 extern const struct argp select_kill_argp;
 
 /* r passes every selector but the owner's (-p), which needs the owners,
  * and the namespace (-N), which the walk applies. */
 bool conn_selected(const struct conn_select *s, const struct list_record *r);
+
+/* Some selector narrows what is picked: -4, -6 and --state alone do not */
+bool conn_select_narrows(const struct conn_select *s);
 
 #endif

@@ -66,10 +66,10 @@ def test_workload_identity():
                          "--labels", "container_id"):
             before = ns.nstat(*COUNTERS)
             ns.blackhole_after_handshake(f"{DEATH_PORT}-{DEATH_PORT + len(cgs) - 1}")
-            cports = {}
+            cports, alive_cport = {}, []
             for i, cg in enumerate(cgs):
                 cports[DEATH_PORT + i] = start_pair(ns, cg, DEATH_PORT + i, *KA)
-                start_pair(ns, cg, ALIVE_PORT + i)
+                alive_cport.append(start_pair(ns, cg, ALIVE_PORT + i))
             deaths = w.wait(lambda e: e["event"] == "death", 20, "a death a socket",
                             count=2 * len(cgs))
             after = ns.nstat(*COUNTERS)
@@ -101,6 +101,15 @@ def test_workload_identity():
                                       keepalive="false", **labels) == [2], 10,
                            f"2 deaths, {n_probes} probes, 2 connections without keepalive in "
                            f"the metrics of {rel}")
+            # kill's workload selectors pick exactly the workload's connection
+            _, cid, uid = workloads[1]
+            for sel in (["--container-id", cid], ["--pod-uid", uid]):
+                picked = [json.loads(line) for line in run(
+                    TCPKAWATCH, "kill", "--dry-run", "--json", *sel).stdout.splitlines()]
+                check({(r["lport"], r["rport"], r["container_id"]) for r in picked}
+                      == {(p, q, cid) for p, q in ((ALIVE_PORT + 1, alive_cport[1]),
+                                                    (alive_cport[1], ALIVE_PORT + 1))},
+                      f"kill --dry-run {sel}: {picked}")
             # the stats file has each dead connection's record as it ended
             wait_until(lambda: len(open(stats).readlines()) >= 2 * len(cgs), 5, "stats records")
             records = [json.loads(line) for line in open(stats)]
