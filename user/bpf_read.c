@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,4 +94,14 @@ int observer_conns_fd(unsigned int value_size)
 			return conns;
 	}
 	return -1;
+}
+
+struct bpf_link *iter_attach(const struct bpf_program *prog)
+{
+	struct bpf_link *link = bpf_program__attach_iter(prog, NULL);
+
+	if (!link)
+		fprintf(stderr, "tcpkawatch: cannot create the %s iterator: %s\n",
+			bpf_program__name(prog), strerror(errno));
+	return link;
 }

@@ -9,6 +9,12 @@
  * 0 if it cannot be read. */
 unsigned long long percpu_counter_sum(int map_fd, unsigned int idx);
 
+struct bpf_link;
+struct bpf_program;
+/* An iterator link of prog (an iter/ program); NULL with one line on
+ * stderr */
+struct bpf_link *iter_attach(const struct bpf_program *prog);
+
 /* Create an iterator from a BPF iter link and read it to the end, calling
  * each(ctx, record) for every whole record of rec_size bytes (records may
  * be split across read() calls); each may be NULL when the program writes

@@ -40,13 +40,10 @@ struct snapshot *snapshot_open(bool with_inode)
 		report_load_error("the socket iterators", err, NULL);
 		goto fail;
 	}
-	s->iter = bpf_program__attach_iter(s->skel->progs.ka_list, NULL);
-	s->owners_iter = bpf_program__attach_iter(s->skel->progs.ka_owners, NULL);
-	if (!s->iter || !s->owners_iter) {
-		fprintf(stderr, "tcpkawatch: cannot create the TCP socket iterator: %s\n",
-			strerror(errno));
+	s->iter = iter_attach(s->skel->progs.ka_list);
+	s->owners_iter = s->iter ? iter_attach(s->skel->progs.ka_owners) : NULL;
+	if (!s->owners_iter)
 		goto fail;
-	}
 	return s;
 fail:
 	snapshot_close(s);

@@ -59,12 +59,9 @@ struct sock_killer *sock_killer_open(void)
 		report_load_error("the socket-destroying iterator", err, NULL);
 		goto fail;
 	}
-	k->iter = bpf_program__attach_iter(k->skel->progs.ka_kill, NULL);
-	if (!k->iter) {
-		fprintf(stderr, "tcpkawatch: cannot create the TCP socket iterator: %s\n",
-			strerror(errno));
+	k->iter = iter_attach(k->skel->progs.ka_kill);
+	if (!k->iter)
 		goto fail;
-	}
 	return k;
 fail:
 	sock_killer_close(k);
