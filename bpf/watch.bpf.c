@@ -54,7 +54,7 @@ extern const void tcp_keepalive_timer __ksym;
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 1 << 20);	/* the loader sets it: --max-connections */
 	__type(key, __u64);
 	__type(value, struct conn_state);
 } conns SEC(".maps");

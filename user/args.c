@@ -53,6 +53,7 @@ static const struct argp_option watch_options[] = {
 	{ "ringbuf-size", 'b', "SIZE", 0,
 	  "Ring buffer for events: 4K to 1G, a power of two (default 4M). Records that do "
 	  "not fit are counted and reported as lost: make it larger", 0 },
+	MAX_CONNS_OPTION,
 	COMMON_OPTIONS,
 	{},
 };
@@ -129,6 +130,16 @@ static __u32 parse_ringbuf_size(const char *arg)
 	return v * unit;
 }
 
+/* The kernel refuses a hash of more than 2^31 entries (htab_map_alloc_check()) */
+__u32 parse_max_conns(const char *arg)
+{
+	unsigned long v;
+
+	if (!parse_ulong(arg, 1, 1UL << 31, &v))
+		usage_error("invalid --max-connections '%s': 1 to %lu", arg, 1UL << 31);
+	return v;
+}
+
 static error_t watch_parse(int key, char *arg, struct argp_state *state)
 {
 	struct watch_opts *o = state->input;
@@ -154,6 +165,9 @@ static error_t watch_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'b':
 		o->ringbuf_bytes = parse_ringbuf_size(arg);
+		break;
+	case OPT_MAX_CONNS:
+		o->max_conns = parse_max_conns(arg);
 		break;
 	case 'd':
 		if (!parse_ulong(arg, 1, 31536000, &v))

@@ -27,6 +27,7 @@ struct watch_opts {
 	__u32 enforce_intvl;
 	__u32 enforce_cnt;
 	__u32 ringbuf_bytes;	/* the events ring buffer; 0: RINGBUF_DEFAULT */
+	__u32 max_conns;	/* the kernel's connection table; 0: tcp_sockets_max() */
 };
 
 #define RINGBUF_DEFAULT (4U << 20)
@@ -57,5 +58,14 @@ bool parse_endpoint(const char *s, size_t len, int *family, void *addr, unsigned
 
 /* Parse a whole decimal number in [min, max]; false on anything else. */
 bool parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* --max-connections N (watch and export); bad input: usage_error(). */
+#define MAX_CONNS_OPTION \
+	{ "max-connections", OPT_MAX_CONNS, "N", 0, \
+	  "Connections the kernel side tracks at once (default: as many TCP sockets as " \
+	  "this system can hold; 16 bytes of kernel memory each, up front). Those over " \
+	  "it are counted as untracked", 0 }
+#define OPT_MAX_CONNS 2000
+__u32 parse_max_conns(const char *arg);
 
 #endif

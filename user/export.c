@@ -543,6 +543,7 @@ struct export_opts {
 	int labels;		/* -1: auto */
 	unsigned long max_workloads;
 	unsigned long forget_after_s;
+	__u32 max_conns;	/* 0: tcp_sockets_max() */
 };
 
 /* Listen on "ADDR:PORT" (parsed already into ss, len) and serve; NULL
@@ -671,6 +672,7 @@ static const struct argp_option export_options[] = {
 	{ "forget-after", OPT_FORGET_AFTER, "SECONDS", 0,
 	  "Drop a workload's series after this long without an event or a socket (default 600)",
 	  0 },
+	MAX_CONNS_OPTION,
 	COMMON_OPTIONS,
 	{},
 };
@@ -706,6 +708,9 @@ static error_t export_parse(int key, char *arg, struct argp_state *state)
 	case OPT_FORGET_AFTER:
 		if (!parse_ulong(arg, 1, UINT32_MAX, &o->forget_after_s))
 			usage_error("invalid --forget-after '%s': seconds, 1 or more", arg);
+		break;
+	case OPT_MAX_CONNS:
+		o->max_conns = parse_max_conns(arg);
 		break;
 	default:
 		return common_parse(key, arg, state);
@@ -756,6 +761,7 @@ int export_main(int argc, char **argv)
 		 web.n_users ? " (basic auth)" : "");
 	sink.ready = ready;
 	sink.ctx = ex;
+	wopts.max_conns = o.max_conns;
 	err = watch(&wopts, &sink);
 	exporter_close(ex);
 out:

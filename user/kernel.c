@@ -2,11 +2,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "kernel.h"
@@ -69,17 +71,17 @@ static bool bpf_memory_in_memlock(void)
 					BPF_FUNC_ktime_get_coarse_ns, NULL);
 }
 
-/* A kernel.* sysctl's value, def where it has none */
-static int kernel_sysctl(const char *name, int def)
+/* A sysctl's value ("kernel/kptr_restrict"), def where it has none */
+static long sysctl_value(const char *name, long def)
 {
 	char path[64];
 	FILE *f;
-	int v = def;
+	long v = def;
 
-	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
 	f = fopen(path, "r");
 	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
+		if (fscanf(f, "%ld", &v) != 1)
 			v = def;
 		fclose(f);
 	}
@@ -110,7 +112,7 @@ int check_privileges(const char *what, unsigned int privs, const char *dir)
 	 * kptr_restrict is 0 and perf_event_paranoid at most 1, else with
 	 * CAP_SYSLOG, and to no one where kptr_restrict is 2
 	 * (kallsyms_show_value()) */
-	kptr_restrict = kernel_sysctl("kptr_restrict", 0);
+	kptr_restrict = sysctl_value("kernel/kptr_restrict", 0);
 	if ((privs & PRIV_KSYM) && kptr_restrict > 1) {
 		fprintf(stderr, "tcpkawatch: %s needs the kernel's addresses, which "
 			"kernel.kptr_restrict=2 hides from everyone\n", what);
@@ -118,7 +120,7 @@ int check_privileges(const char *what, unsigned int privs, const char *dir)
 		return -1;
 	}
 	if ((privs & PRIV_KSYM) && (kptr_restrict ||
-					   kernel_sysctl("perf_event_paranoid", 2) > 1)) {
+					   sysctl_value("kernel/perf_event_paranoid", 2) > 1)) {
 		add_need(needs, &n, CAP_SYSLOG, !held(caps, CAP_SYSLOG));
 	}
 	if (privs & (PRIV_NET_ADMIN | PRIV_SOCK_DESTROY))
@@ -168,6 +170,24 @@ int check_btf(void)
 		return -1;
 	}
 	return 0;
+}
+
+/* What an open TCP socket takes at the least: struct tcp_sock (2.3 KiB on
+ * 6.18) and its file, inode and dentry (about 1.2 KiB) */
+#define SOCKET_MEMORY_MIN 4096UL
+
+unsigned long tcp_sockets_max(void)
+{
+	unsigned long files = sysctl_value("fs/file-max", LONG_MAX);
+	unsigned long orphans = sysctl_value("net/ipv4/tcp_max_orphans", 0);
+	unsigned long in_memory = 0;
+	struct sysinfo si;
+
+	if (!sysinfo(&si))
+		in_memory = (unsigned long)si.totalram * si.mem_unit / SOCKET_MEMORY_MIN;
+	if (in_memory && in_memory < files)
+		files = in_memory;
+	return files + orphans;
 }
 
 int check_kernel_support(void)

@@ -38,6 +38,14 @@ enum privilege {
  * capability needed here and now, and those missing. */
 int check_privileges(const char *what, unsigned int privs, const char *dir);
 int check_btf(void);
+
+/* How many TCP sockets this system can hold at once, to size the
+ * observer's connection table by: one per open file (fs.file-max, which
+ * the kernel sets from its memory, files_maxfiles_init(); systemd raises
+ * it to LONG_MAX), at most one per 4 KiB of memory (what a socket with its
+ * file takes at the least), and the orphans, which hold no file
+ * (net.ipv4.tcp_max_orphans). */
+unsigned long tcp_sockets_max(void);
 /* BTF and ring buffers: what watch needs of the kernel. */
 int check_kernel_support(void);
 

@@ -256,6 +256,16 @@ static int attach_all(struct watch_bpf *skel)
 
 /* Open the observer's object, set its constants, load it; NULL with one
  * line on stderr. */
+/* --max-connections, else every TCP socket the system can hold; the hash
+ * takes 16 bytes a slot of the power of two above it up front
+ * (htab_map_alloc()), and at most 2^31 entries. */
+static __u32 conn_table_size(const struct watch_opts *opts)
+{
+	unsigned long n = opts->max_conns ? opts->max_conns : tcp_sockets_max();
+
+	return n < 1UL << 31 ? n : 1UL << 31;
+}
+
 static struct watch_bpf *load_observer(const struct watch_opts *opts)
 {
 	struct watch_bpf *skel = watch_bpf__open();
@@ -278,6 +288,7 @@ static struct watch_bpf *load_observer(const struct watch_opts *opts)
 	}
 	bpf_map__set_max_entries(skel->maps.events,
 				 opts->ringbuf_bytes ? opts->ringbuf_bytes : RINGBUF_DEFAULT);
+	bpf_map__set_max_entries(skel->maps.conns, conn_table_size(opts));
 	libbpf_load_begin();
 	err = watch_bpf__load(skel);
 	if (err) {

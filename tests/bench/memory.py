@@ -10,12 +10,11 @@ warms up what does not grow with connections (the ring buffer's pages,
 the allocator); the figures are what the second batch added, per socket,
 after both nstat and tcpkawatch counted a probe and an answer from each."""
 import contextlib
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from ka import HeldConns, Netns, Watch, run, wait_until  # noqa: E402
+from ka import HeldConns, Netns, Watch, wait_until  # noqa: E402
 
 CONNS = int(os.environ.get("MEMORY_CONNS", 5000))  # a batch: 2 x CONNS sockets
 PROBES = "TcpExtTCPKeepAlive"
@@ -28,19 +27,6 @@ def vmrss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise SystemExit(f"no VmRSS for {pid}")
-
-
-def conns_map_bytes(pid):
-    """The memory of the conns map the tcpkawatch process pid holds."""
-    ids = set()
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-            ids |= {int(line.split()[1]) for line in f if line.startswith("map_id:")}
-    maps = [m for m in json.loads(run("bpftool", "map", "show", "--json").stdout)
-            if m["id"] in ids and m.get("name") == "conns"]
-    if len(maps) != 1:
-        raise SystemExit(f"conns map of {pid}: {maps}")
-    return maps[0]["bytes_memlock"]
 
 
 def hold_batch(ns, batch, watch, held):
@@ -60,18 +46,18 @@ def main():
     # listeners on 7000-7013, clients' ports above them
     with Netns({"net.ipv4.ip_local_port_range": "8000 65000"}) as ns, \
             Watch("-N", ns.inode, events_file=True) as w:
-        pid = w.proc.pid
         with contextlib.ExitStack() as held:
-            empty = conns_map_bytes(pid)
+            empty = w.bpf_map("conns")["bytes_memlock"]
+            slots = w.bpf_map("conns")["max_entries"]
             hold_batch(ns, 0, w, held)
-            rss0, kernel0 = vmrss_bytes(pid), conns_map_bytes(pid)
+            rss0, kernel0 = vmrss_bytes(w.proc.pid), w.bpf_map("conns")["bytes_memlock"]
             hold_batch(ns, 1, w, held)
-            rss1, kernel1 = vmrss_bytes(pid), conns_map_bytes(pid)
+            rss1, kernel1 = vmrss_bytes(w.proc.pid), w.bpf_map("conns")["bytes_memlock"]
         w.stop()
     sockets = 2 * CONNS
     print(f"memory per tracked socket ({sockets} more sockets, each with a probe answered):")
     print(f"  kernel (conns hash, bpftool bytes_memlock) {(kernel1 - kernel0) / sockets:7.0f} B"
-          f"  (empty table: {empty / 2**20:.1f} MiB, its buckets)")
+          f"  (empty table of {slots} entries: {empty / 2**20:.1f} MiB, its buckets)")
     print(f"  userspace (tcpkawatch VmRSS)               {(rss1 - rss0) / sockets:7.0f} B")
 
 

@@ -400,6 +400,10 @@ class Watch:
             # its warnings ("lost so far") tell a loss from a slow machine
             raise TestFailure(f"{e}; tcpkawatch's stderr: {''.join(self.err)!r}") from e
 
+    def bpf_map(self, name):
+        """bpftool's record of the map called name that this process holds"""
+        return process_map(self.proc.pid, name)
+
     def stop(self, signal_name="SIGINT", allow_loss=False):
         """End it as a user would; returns its exit code. Any loss it
         reports fails the test, unless allowed (benchmarks report it)."""
@@ -434,6 +438,17 @@ def bpftool_json(*args):
         return json.loads(run("bpftool", *args, "--json", check_rc=False).stdout or "[]")
     except ValueError:
         return []
+
+
+def process_map(pid, name):
+    """bpftool's record of the map called name that process pid holds"""
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+            ids |= {int(line.split()[1]) for line in f if line.startswith("map_id:")}
+    maps = [m for m in bpftool_json("map", "show") if m["id"] in ids and m.get("name") == name]
+    check(len(maps) == 1, f"map {name} of process {pid}: {maps}")
+    return maps[0]
 
 
 def attached_programs():

@@ -199,6 +199,40 @@ def test_ring_buffer_losses_counted():
               f"no warning on stderr: {w.err}")
 
 
+def tcp_sockets_max():
+    """What the kernel's connection table is sized by: fs.file-max, at most
+    one per 4 KiB of memory, plus net.ipv4.tcp_max_orphans"""
+    def sysctl(name):
+        with open(f"/proc/sys/{name}") as f:
+            return int(f.read())
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4096
+    return min(sysctl("fs/file-max"), memory) + sysctl("net/ipv4/tcp_max_orphans")
+
+
+def test_connection_table_sized_and_overflow_counted():
+    """The kernel's connection table holds as many TCP sockets as the
+    system can (the map's max_entries, as bpftool shows it); with
+    --max-connections 10, the sockets of 30 held connections that find it
+    full are counted as untracked (at least 60 - 10; other connections of
+    the machine may take slots too), warned about and reported at exit."""
+    with Watch() as w:
+        want = tcp_sockets_max()
+        check(w.bpf_map("conns")["max_entries"] == want,
+              f"table of {w.bpf_map('conns')['max_entries']} entries, the system holds {want}")
+        w.stop()
+    with Netns() as ns, Watch("-N", ns.inode, "--max-connections", 10) as w:
+        check(w.bpf_map("conns")["max_entries"] == 10, "--max-connections 10 not applied")
+        with HeldConns(ns, 30, (5450,)) as held:
+            held.ready()
+            wait_until(lambda: any("warning: lost so far" in line for line in w.err), 10,
+                       "the warning of untracked connections on stderr")
+            check(w.stop(allow_loss=True) == 0, "exit code")
+        lost = w.events("lost")
+        check(len(lost) == 1 and lost[0]["untracked_connections"] >= 50 and
+              lost[0]["ringbuf_lost"] == 0 and lost[0]["hook_misses"] == 0,
+              f"lost record {lost}, 60 sockets in a table of 10")
+
+
 def test_probes_of_both_ends_at_once():
     """Both ends of 300 connections probe each second at the same moment,
     each end's timer on its own CPU: the peer's probe, processed on the
