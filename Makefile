@@ -157,13 +157,15 @@ $(OUTPUT)/bare_iter: tests/bench/bare_iter.c | $(OUTPUT)
 # Loopback churn with and without tcpkawatch, and BPF run times; list over
 # about 100,000 sockets against ss and a bare iterator; memory per tracked
 # connection; a million reset deaths through export; a 10-minute soak of
-# export and watch (root; about 20 minutes in all).
+# export and watch; a million connections held under watch, with list, ss
+# and a probe storm over them (root; about 25 minutes in all).
 bench: tcpkawatch $(OUTPUT)/churn $(OUTPUT)/bare_iter $(OUTPUT)/bare_iter.bpf.o
 	python3 tests/bench/churn.py
 	python3 tests/bench/list.py
 	python3 tests/bench/memory.py
 	python3 tests/bench/resets.py
 	python3 tests/bench/soak.py
+	python3 tests/bench/million.py
 
 run: tcpkawatch
 	./tcpkawatch

@@ -10,10 +10,12 @@ burst: thousands of them overflow the loopback backlog). With "split",
 the accepted ends go to a child process on CPU 1 and the connecting ends
 stay here on CPU 0, each turning keepalive on for its own: each end's
 keepalive timer runs on its own CPU, so both ends of a connection probe at
-the same moment on two CPUs. For make bench and the tests that need many
-connections at once.
+the same moment on two CPUs. With "on-signal", as "together" but only at
+SIGUSR1, after "ready", and then it prints "armed": several processes
+armed at once probe in the same second. For make bench and the tests that
+need many connections at once.
 
-usage: hold_conns.py N PORT[,PORT...] [IDLE[,INTVL] [together|split]]"""
+usage: hold_conns.py N PORT[,PORT...] [IDLE[,INTVL] [together|split|on-signal]]"""
 import ctypes
 import os
 import resource
@@ -26,6 +28,9 @@ ka = [int(x) for x in sys.argv[3].split(",")] if len(sys.argv) > 3 else []
 idle, intvl = (ka + ka)[:2] if ka else (0, 0)
 together = sys.argv[4:] == ["together"]
 split = sys.argv[4:] == ["split"]
+on_signal = sys.argv[4:] == ["on-signal"]
+if on_signal:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})  # before anyone can send it
 
 
 def keepalive(s):
@@ -50,7 +55,7 @@ for i in range(n):
     c = socket.create_connection(ls.getsockname())
     a, _ = ls.accept()
     held += [c, a]
-    if not together and not split:
+    if not together and not split and not on_signal:
         keepalive(c)
         keepalive(a)
 if split:
@@ -72,4 +77,9 @@ elif together:
     for s in held:
         keepalive(s)
 print("ready", flush=True)
+if on_signal:
+    signal.sigwait({signal.SIGUSR1})
+    for s in held:
+        keepalive(s)
+    print("armed", flush=True)
 sys.stdin.read()

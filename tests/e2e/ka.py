@@ -320,9 +320,9 @@ class HeldConns:
                                      text=True)
         return self
 
-    def ready(self, timeout=60):
-        if readline_within(self.proc.stdout, timeout).strip() != "ready":
-            raise TestFailure(f"{' '.join(self.cmd)}: not ready within {timeout}s")
+    def ready(self, timeout=60, word="ready"):
+        if readline_within(self.proc.stdout, timeout).strip() != word:
+            raise TestFailure(f"{' '.join(self.cmd)}: not {word} within {timeout}s")
 
     def __exit__(self, *exc):
         self.proc.kill()
