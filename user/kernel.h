@@ -24,8 +24,10 @@ enum privilege {
 					 * SOCK_DESTROY asks (not CAP_SYS_ADMIN) */
 };
 
-/* what loading the observer's or the iterators' object takes */
+/* what loading the observer's object takes (its tcp_keepalive_timer
+ * extern), and the iterators' (list.bpf.c: no __ksym extern) */
 #define PRIV_OBSERVE (PRIV_BPF | PRIV_TRACE | PRIV_KSYM)
+#define PRIV_ITERATE (PRIV_BPF | PRIV_TRACE)
 
 /* Each prints one line naming what is missing and returns -1, else 0. */
 

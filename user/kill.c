@@ -209,7 +209,7 @@ static int kill_connections(const struct kill_opts *o)
 	int err = 1;
 
 	if (check_privileges(o->dry_run ? "kill --dry-run" : "kill",
-			     PRIV_OBSERVE | PRIV_NETNS | (o->dry_run ? 0 : PRIV_SOCK_DESTROY), NULL) ||
+			     PRIV_ITERATE | PRIV_NETNS | (o->dry_run ? 0 : PRIV_SOCK_DESTROY), NULL) ||
 	    check_btf())
 		return 1;
 	if (!o->dry_run && !(run.killer = sock_killer_open()))

@@ -154,7 +154,7 @@ static int list(const struct list_opts *o)
 	struct snapshot *snap;
 	int err;
 
-	if (check_privileges("list", PRIV_OBSERVE | PRIV_NETNS, NULL) || check_btf())
+	if (check_privileges("list", PRIV_ITERATE | PRIV_NETNS, NULL) || check_btf())
 		return 1;
 	run.out = malloc(LIST_OUT_LEN);
 	snap = run.out ? snapshot_open(o->format != FMT_COLUMNS) : NULL;

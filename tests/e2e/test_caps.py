@@ -36,7 +36,8 @@ def sysctl(name):
 # every user with kptr_restrict 0 and perf_event_paranoid at most 1
 KSYM = () if sysctl("kptr_restrict") == 0 and sysctl("perf_event_paranoid") <= 1 \
     else ("CAP_SYSLOG",)
-OBSERVE = ("CAP_BPF", "CAP_PERFMON") + KSYM
+ITERATE = ("CAP_BPF", "CAP_PERFMON")  # list's object: no __ksym extern
+OBSERVE = ITERATE + KSYM
 ENFORCE = ("CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN")
 NETNS = ("CAP_SYS_ADMIN", "CAP_SYS_PTRACE")
 # for BPF, what CAP_SYS_ADMIN also does (the kernel's bpf_capable(),
@@ -46,13 +47,13 @@ SYS_ADMIN_DOES = ("CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN")
 NEEDS = {
     ("watch", ()): OBSERVE,
     ("watch --enforce", ("--enforce", "60,10,6")): OBSERVE + ("CAP_NET_ADMIN",),
-    ("list", ("list",)): OBSERVE + NETNS,
+    ("list", ("list",)): ITERATE + NETNS,
     ("export", ("export", "--listen", "127.0.0.1:9")): OBSERVE + NETNS,
     ("top", ("top",)): OBSERVE + NETNS,
     ("enforce", ("enforce",)): ENFORCE,
     ("enforce --existing", ("enforce", "--existing")): ENFORCE + NETNS,
-    ("kill --dry-run", ("kill", "--dry-run", "-P", "1")): OBSERVE + NETNS,
-    ("kill", ("kill", "-P", "1")): OBSERVE + ("CAP_NET_ADMIN",) + NETNS,
+    ("kill --dry-run", ("kill", "--dry-run", "-P", "1")): ITERATE + NETNS,
+    ("kill", ("kill", "-P", "1")): ITERATE + ("CAP_NET_ADMIN",) + NETNS,
 }
 # what CAP_SYS_ADMIN does not do for a command: inet_diag's SOCK_DESTROY
 # asks for CAP_NET_ADMIN itself
