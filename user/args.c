@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "args.h"
 #include "bpf_log.h"
+#include "kernel.h"
 #include "tcpkawatch.h"
 
 const char *argp_program_version = "tcpkawatch " TCPKAWATCH_VERSION;
@@ -130,13 +131,13 @@ static __u32 parse_ringbuf_size(const char *arg)
 	return v * unit;
 }
 
-/* The kernel refuses a hash of more than 2^31 entries (htab_map_alloc_check()) */
 __u32 parse_max_conns(const char *arg)
 {
 	unsigned long v;
 
-	if (!parse_ulong(arg, 1, 1UL << 31, &v))
-		usage_error("invalid --max-connections '%s': 1 to %lu", arg, 1UL << 31);
+	if (!parse_ulong(arg, 1, conn_table_max(), &v))
+		usage_error("invalid --max-connections '%s': 1 to %lu on this kernel", arg,
+			    conn_table_max());
 	return v;
 }
 

@@ -63,8 +63,8 @@ bool parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned l
 #define MAX_CONNS_OPTION \
 	{ "max-connections", OPT_MAX_CONNS, "N", 0, \
 	  "Connections the kernel side tracks at once (default: as many TCP sockets as " \
-	  "this system can hold; 16 bytes of kernel memory each, up front). Those over " \
-	  "it are counted as untracked", 0 }
+	  "this system can hold). Its buckets take 16 bytes a slot up front, each " \
+	  "connection held about 104 more; those over it are counted as untracked", 0 }
 #define OPT_MAX_CONNS 2000
 __u32 parse_max_conns(const char *arg);
 

@@ -190,6 +190,11 @@ unsigned long tcp_sockets_max(void)
 	return files + orphans;
 }
 
+unsigned long conn_table_max(void)
+{
+	return bpf_memory_in_memlock() ? 1UL << 25 : 1UL << 27;
+}
+
 int check_kernel_support(void)
 {
 	if (check_btf())

@@ -48,6 +48,12 @@ int check_btf(void);
  * file takes at the least), and the orphans, which hold no file
  * (net.ipv4.tcp_max_orphans). */
 unsigned long tcp_sockets_max(void);
+
+/* The largest connection table the kernel makes: htab_map_alloc() refuses
+ * more than U32_MAX / 16 bytes of buckets (2^27 entries); before 5.11 it
+ * also refuses a charge to RLIMIT_MEMLOCK of 4 GiB or more
+ * (bpf_map_charge_init()), about 112 bytes an entry: 2^25. */
+unsigned long conn_table_max(void);
 /* BTF and ring buffers: what watch needs of the kernel. */
 int check_kernel_support(void);
 

@@ -254,22 +254,32 @@ static int attach_all(struct watch_bpf *skel)
 	return 0;
 }
 
-/* Open the observer's object, set its constants, load it; NULL with one
- * line on stderr. */
-/* --max-connections, else every TCP socket the system can hold; the hash
- * takes 16 bytes a slot of the power of two above it up front
- * (htab_map_alloc()), and at most 2^31 entries. */
-static __u32 conn_table_size(const struct watch_opts *opts)
+/* The connection table, made here rather than by libbpf so that a table
+ * the kernel cannot make (memory) is said as such: --max-connections, else
+ * every TCP socket the system can hold, at most what the kernel makes
+ * (conn_table_max()). The fd, or -1 with one line on stderr. */
+static int make_conn_table(const struct watch_opts *opts)
 {
+	LIBBPF_OPTS(bpf_map_create_opts, no_prealloc, .map_flags = BPF_F_NO_PREALLOC);
 	unsigned long n = opts->max_conns ? opts->max_conns : tcp_sockets_max();
+	int fd;
 
-	return n < 1UL << 31 ? n : 1UL << 31;
+	if (n > conn_table_max())
+		n = conn_table_max();
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "conns", sizeof(__u64), sizeof(struct conn_state),
+			    n, &no_prealloc);
+	if (fd < 0)
+		fprintf(stderr, "tcpkawatch: cannot make a connection table of %lu entries: %s; "
+			"--max-connections N makes a smaller one\n", n, strerror(errno));
+	return fd;
 }
 
+/* Open the observer's object, set its constants, load it; NULL with one
+ * line on stderr. */
 static struct watch_bpf *load_observer(const struct watch_opts *opts)
 {
 	struct watch_bpf *skel = watch_bpf__open();
-	int err;
+	int err, conns;
 
 	if (!skel) {
 		fprintf(stderr, "tcpkawatch: cannot open the BPF object: %s\n", strerror(errno));
@@ -288,7 +298,17 @@ static struct watch_bpf *load_observer(const struct watch_opts *opts)
 	}
 	bpf_map__set_max_entries(skel->maps.events,
 				 opts->ringbuf_bytes ? opts->ringbuf_bytes : RINGBUF_DEFAULT);
-	bpf_map__set_max_entries(skel->maps.conns, conn_table_size(opts));
+	conns = make_conn_table(opts);
+	err = conns < 0 ? conns : bpf_map__reuse_fd(skel->maps.conns, conns);
+	if (conns >= 0)
+		close(conns);	/* the object holds its own */
+	if (err) {
+		if (conns >= 0)
+			fprintf(stderr, "tcpkawatch: cannot use the connection table: %s\n",
+				strerror(-err));
+		watch_bpf__destroy(skel);
+		return NULL;
+	}
 	libbpf_load_begin();
 	err = watch_bpf__load(skel);
 	if (err) {

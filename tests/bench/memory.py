@@ -14,19 +14,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from ka import HeldConns, Netns, Watch, wait_until  # noqa: E402
+from ka import HeldConns, Netns, Watch, vmrss_kib, wait_until  # noqa: E402
 
 CONNS = int(os.environ.get("MEMORY_CONNS", 5000))  # a batch: 2 x CONNS sockets
 PROBES = "TcpExtTCPKeepAlive"
 IDLE = 2
-
-
-def vmrss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise SystemExit(f"no VmRSS for {pid}")
 
 
 def hold_batch(ns, batch, watch, held):
@@ -50,9 +42,9 @@ def main():
             empty = w.bpf_map("conns")["bytes_memlock"]
             slots = w.bpf_map("conns")["max_entries"]
             hold_batch(ns, 0, w, held)
-            rss0, kernel0 = vmrss_bytes(w.proc.pid), w.bpf_map("conns")["bytes_memlock"]
+            rss0, kernel0 = 1024 * vmrss_kib(w.proc.pid), w.bpf_map("conns")["bytes_memlock"]
             hold_batch(ns, 1, w, held)
-            rss1, kernel1 = vmrss_bytes(w.proc.pid), w.bpf_map("conns")["bytes_memlock"]
+            rss1, kernel1 = 1024 * vmrss_kib(w.proc.pid), w.bpf_map("conns")["bytes_memlock"]
         w.stop()
     sockets = 2 * CONNS
     print(f"memory per tracked socket ({sockets} more sockets, each with a probe answered):")

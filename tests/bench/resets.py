@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from ka import ROOT, Netns, wait_until  # noqa: E402
+from ka import ROOT, Netns, vmrss_kib, wait_until  # noqa: E402
 from test_export import Exporter, free_port, get, sample  # noqa: E402
 
 RESETS = int(os.environ.get("RESETS", 1000000))
@@ -21,11 +21,6 @@ BATCH = int(os.environ.get("RESETS_BATCH", 100000))
 CHURN = os.path.join(ROOT, "build", "churn")
 LOSSES = ("tcpkawatch_ringbuf_lost_total", "tcpkawatch_untracked_connections_total",
           "tcpkawatch_hook_misses_total")
-
-
-def vmrss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
 def cpu_s(pid):

@@ -24,8 +24,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from ka import ROOT, HeldConns, Netns, Watch, wait_until  # noqa: E402
-from resets import LOSSES, cpu_s, unlabelled, vmrss_kib  # noqa: E402
+from ka import ROOT, HeldConns, Netns, Watch, vmrss_kib, wait_until  # noqa: E402
+from resets import LOSSES, cpu_s, unlabelled  # noqa: E402
 from test_export import Exporter, free_port, get, sample  # noqa: E402
 from test_keepalive import KA, open_pair  # noqa: E402
 

@@ -440,12 +440,26 @@ def bpftool_json(*args):
         return []
 
 
+def sysctl(name):
+    """a sysctl's value, by its path under /proc/sys ("fs/file-max")"""
+    with open(f"/proc/sys/{name}") as f:
+        return int(f.read())
+
+
+def vmrss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 def process_map(pid, name):
     """bpftool's record of the map called name that process pid holds"""
     ids = set()
     for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-            ids |= {int(line.split()[1]) for line in f if line.startswith("map_id:")}
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                ids |= {int(line.split()[1]) for line in f if line.startswith("map_id:")}
+        except FileNotFoundError:
+            pass  # closed meanwhile
     maps = [m for m in bpftool_json("map", "show") if m["id"] in ids and m.get("name") == name]
     check(len(maps) == 1, f"map {name} of process {pid}: {maps}")
     return maps[0]

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 
-from ka import (ROOT, TCPKAWATCH, Cgroup, Netns, Watch, check, readline_within, run,
+from ka import (ROOT, TCPKAWATCH, Cgroup, Netns, Watch, check, readline_within, run, sysctl,
                 wait_until)
 from test_enforce import keepalive_timers, kernel_has_struct, pair
 from test_export import free_port, get, sample
@@ -27,14 +27,10 @@ NOBODY = 65534
 UNITS = os.path.join(ROOT, "tools", "systemd")
 
 
-def sysctl(name):
-    with open("/proc/sys/kernel/" + name) as f:
-        return int(f.read())
-
 
 # the kernel's addresses in /proc/kallsyms (the observer's __ksym): to
 # every user with kptr_restrict 0 and perf_event_paranoid at most 1
-KSYM = () if sysctl("kptr_restrict") == 0 and sysctl("perf_event_paranoid") <= 1 \
+KSYM = () if sysctl("kernel/kptr_restrict") == 0 and sysctl("kernel/perf_event_paranoid") <= 1 \
     else ("CAP_SYSLOG",)
 ITERATE = ("CAP_BPF", "CAP_PERFMON")  # list's object: no __ksym extern
 OBSERVE = ITERATE + KSYM

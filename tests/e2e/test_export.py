@@ -50,7 +50,8 @@ def test_export_scraped_by_prometheus():
     metrics_url = f"http://127.0.0.1:{port}/metrics"
     # one series per namespace, whatever cgroups the processes are in
     with Netns() as ns, Exporter("--listen", f"127.0.0.1:{port}", "--per-connection", 10,
-                                 "--labels", "netns"):
+                                 "--labels", "netns", "--max-connections", 5000) as ex:
+        check(ex.bpf_map("conns")["max_entries"] == 5000, "export --max-connections 5000")
         before = ns.nstat(*COUNTERS)
         ns.blackhole_after_handshake(5400)
         open_pair(ns, 5400)

@@ -5,7 +5,8 @@ import shutil
 import signal
 import tempfile
 
-from ka import HeldConns, Netns, Peer, TestFailure, Watch, check, check_schema, run, wait_until
+from ka import (HeldConns, Netns, Peer, TestFailure, Watch, check, check_schema, run, sysctl,
+                wait_until)
 
 KA = ("--idle", 1, "--intvl", 1, "--cnt", 2)
 COUNTERS = ("TcpExtTCPKeepAlive", "TcpExtTCPAbortOnTimeout")
@@ -202,9 +203,6 @@ def test_ring_buffer_losses_counted():
 def tcp_sockets_max():
     """What the kernel's connection table is sized by: fs.file-max, at most
     one per 4 KiB of memory, plus net.ipv4.tcp_max_orphans"""
-    def sysctl(name):
-        with open(f"/proc/sys/{name}") as f:
-            return int(f.read())
     memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4096
     return min(sysctl("fs/file-max"), memory) + sysctl("net/ipv4/tcp_max_orphans")
 
@@ -217,8 +215,8 @@ def test_connection_table_sized_and_overflow_counted():
     the machine may take slots too), warned about and reported at exit."""
     with Watch() as w:
         want = tcp_sockets_max()
-        check(w.bpf_map("conns")["max_entries"] == want,
-              f"table of {w.bpf_map('conns')['max_entries']} entries, the system holds {want}")
+        entries = w.bpf_map("conns")["max_entries"]
+        check(entries == want, f"table of {entries} entries, the system holds {want}")
         w.stop()
     with Netns() as ns, Watch("-N", ns.inode, "--max-connections", 10) as w:
         check(w.bpf_map("conns")["max_entries"] == 10, "--max-connections 10 not applied")

@@ -88,7 +88,11 @@ def test_bad_input_one_line():
     for args, word in ((["-d", "abc"], "duration"), (["-d", "0"], "duration"),
                        (["-P", "70000"], "port"), (["-p", "x"], "pid"),
                        (["-N", "-3"], "netns"), (["-4", "-6"], "-4"),
-                       (["--bogus"], "--bogus"), (["-d"], "-d"), (["extra"], "extra")):
+                       (["--bogus"], "--bogus"), (["-d"], "-d"), (["extra"], "extra"),
+                       (["--max-connections", "0"], "--max-connections"),
+                       (["--max-connections", "x"], "--max-connections"),
+                       (["--max-connections", str(2**27 + 1)], "--max-connections"),
+                       (["export", "--max-connections", "-1"], "--max-connections")):
         p = run_cli(*args)
         lines = p.stderr.strip().splitlines()
         check(p.returncode == 2 and len(lines) == 1 and word in lines[0] and not p.stdout,
