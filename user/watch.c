@@ -260,7 +260,9 @@ static int attach_all(struct watch_bpf *skel)
  * (conn_table_max()). The fd, or -1 with one line on stderr. */
 static int make_conn_table(const struct watch_opts *opts)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, no_prealloc, .map_flags = BPF_F_NO_PREALLOC);
+	struct bpf_map_create_opts no_prealloc = {
+		.sz = sizeof(no_prealloc), .map_flags = BPF_F_NO_PREALLOC,
+	};
 	unsigned long n = opts->max_conns ? opts->max_conns : tcp_sockets_max();
 	int fd;
 
