@@ -148,10 +148,14 @@ matrix: tcpkawatch unit $(OUTPUT)/foreign_sockops.bpf.o
 $(OUTPUT)/churn: tests/bench/churn.c | $(OUTPUT)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< -o $@
 
-$(OUTPUT)/bare_iter.bpf.o: tests/bench/bare_iter.bpf.c $(VMLINUX) | $(OUTPUT)
+# the bare iterator list is measured against; the hook floor (empty
+# programs on watch's hooks) and attach_all, which holds them attached
+BENCH_BPF := $(OUTPUT)/bare_iter.bpf.o $(OUTPUT)/hook_floor.bpf.o
+BENCH_BINS := $(OUTPUT)/bare_iter $(OUTPUT)/attach_all
+$(BENCH_BPF): $(OUTPUT)/%.bpf.o: tests/bench/%.bpf.c $(VMLINUX) | $(OUTPUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/bare_iter: tests/bench/bare_iter.c | $(OUTPUT)
+$(BENCH_BINS): $(OUTPUT)/%: tests/bench/%.c | $(OUTPUT)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBS) -o $@
 
 # Loopback churn with and without tcpkawatch, and BPF run times; list over
@@ -159,7 +163,7 @@ $(OUTPUT)/bare_iter: tests/bench/bare_iter.c | $(OUTPUT)
 # connection; a million reset deaths through export; a 10-minute soak of
 # export and watch; a million connections held under watch, with list, ss
 # and a probe storm over them (root; about 25 minutes in all).
-bench: tcpkawatch $(OUTPUT)/churn $(OUTPUT)/bare_iter $(OUTPUT)/bare_iter.bpf.o
+bench: tcpkawatch $(OUTPUT)/churn $(BENCH_BINS) $(BENCH_BPF)
 	python3 tests/bench/churn.py
 	python3 tests/bench/list.py
 	python3 tests/bench/memory.py
