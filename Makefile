@@ -158,11 +158,12 @@ $(BENCH_BPF): $(OUTPUT)/%.bpf.o: tests/bench/%.bpf.c $(VMLINUX) | $(OUTPUT)
 $(BENCH_BINS): $(OUTPUT)/%: tests/bench/%.c | $(OUTPUT)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBS) -o $@
 
-# Loopback churn with and without tcpkawatch, and BPF run times; list over
+# Loopback churn with nothing attached, with tcpkawatch, with the hook
+# floor, with libbpf-tools' tcplife and tcpstates, and BPF run times; list over
 # about 100,000 sockets against ss and a bare iterator; memory per tracked
 # connection; a million reset deaths through export; a 10-minute soak of
 # export and watch; a million connections held under watch, with list, ss
-# and a probe storm over them (root; about 25 minutes in all).
+# and a probe storm over them (root; about 27 minutes in all).
 bench: tcpkawatch $(OUTPUT)/churn $(BENCH_BINS) $(BENCH_BPF)
 	python3 tests/bench/churn.py
 	python3 tests/bench/list.py

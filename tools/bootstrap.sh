@@ -22,12 +22,14 @@ cd "$(dirname "$0")/.."
 # hybrid cgroup layout) and mmdebstrap (the container image's test makes
 # its Debian base images: no registry may be reachable);
 # the kernel matrix: qemu, a static busybox for its initramfs, depmod and
-# modprobe, and the decompressors of kernel modules
+# modprobe, and the decompressors of kernel modules; the benchmarks:
+# libbpf-tools (tcplife and tcpstates, the churn benchmark's other observers)
 PKGS="make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libncurses-dev libmicrohttpd-dev libcap-dev pkg-config
       libyaml-dev libgnutls28-dev libcrypt-dev libmnl-dev
       bpftool nftables iproute2 python3 python3-yaml procps util-linux prometheus openssl curl tmux
       groff-base mandoc cppcheck clang-tidy podman runc mmdebstrap
-      qemu-system-x86 busybox-static kmod xz-utils zstd"
+      qemu-system-x86 busybox-static kmod xz-utils zstd
+      libbpf-tools"
 
 missing=()
 for p in $PKGS; do
