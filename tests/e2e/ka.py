@@ -1,6 +1,7 @@
 """Helpers for the end-to-end tests: namespaces, nftables, nstat, peers and
 a running tcpkawatch. Everything a test makes is undone by the context
 managers, also when the test fails; every wait is bounded."""
+import atexit
 import json
 import os
 import queue
@@ -20,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TCPKAWATCH = os.environ.get("TCPKAWATCH", os.path.join(ROOT, "tcpkawatch"))
 BUILD = os.environ.get("TKW_BUILD", os.path.join(ROOT, "build"))  # make's OUTPUT
-PEER = os.path.join(HERE, "peer.py")
+FORKER = os.path.join(HERE, "forker.py")
 WATCH_PROGS = ("ka_timer_entry", "ka_timer_start", "ka_timer_exit", "ka_set_state",
                "ka_state_nested", "ka_receive_reset", "ka_reset_nested")
 ENFORCE_PROGS = ("ka_enforce", "ka_app_sockopt")  # sockops, cgroup/setsockopt
@@ -329,27 +330,65 @@ class HeldConns:
         self.proc.wait()
 
 
+class Forker:
+    """forker.py (see there): started at the first Peer of a run, ended
+    with the run."""
+    ctl = None
+
+    @classmethod
+    def fork(cls, argv, ns, cgroup):
+        """peer.py ARGV forked into ns (and cgroup, if given): its pid, a
+        pidfd of it and its stdout (text); stdin and stderr /dev/null."""
+        if cls.ctl is None:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            proc = subprocess.Popen(["python3", FORKER, str(theirs.fileno())],
+                                    pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+            theirs.close()
+            ours.settimeout(30)
+            cls.ctl = ours
+            atexit.register(cls.end, proc)
+        req = {"argv": argv, "netns": ns.name, "cgroup": cgroup.path if cgroup else None}
+        r, w = os.pipe()
+        try:
+            with open(os.devnull, "r+b") as null:
+                socket.send_fds(cls.ctl, [json.dumps(req).encode()],
+                                [null.fileno(), w, null.fileno()])
+        finally:
+            os.close(w)
+        msg, fds, _, _ = socket.recv_fds(cls.ctl, 64, 1)
+        if not msg or len(fds) != 1:
+            os.close(r)
+            raise TestFailure(f"forker.py did not fork {req}")
+        return int(msg), fds[0], open(r)
+
+    @classmethod
+    def end(cls, proc):
+        cls.ctl.close()  # the end of its socket ends it
+        proc.wait(timeout=10)
+
+
 class Peer:
-    """peer.py in a namespace (and a cgroup, if given); its JSON lines in .out."""
+    """peer.py in a namespace (and a cgroup, if given), forked by
+    forker.py: its pid owns the sockets; its JSON lines in .out."""
 
     def __init__(self, ns, mode, *args, cgroup=None):
-        cmd = ["ip", "netns", "exec", ns.name, "python3", PEER, mode, *map(str, args)]
-        if cgroup:
-            # join the cgroup first: exec keeps the pid
-            cmd = ["sh", "-c", f'echo $$ > {cgroup.path}/cgroup.procs && exec "$@"', "sh", *cmd]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
-        self.out = Lines(self.proc.stdout)
-        # ip netns exec execs python3: the pid is the socket owner's pid.
-        self.pid = self.proc.pid
+        self.pid, self.pidfd, stdout = Forker.fork([mode, *map(str, args)], ns, cgroup)
+        self.out = Lines(stdout)
 
     def wait(self, key, timeout=10):
         return self.out.wait(lambda x: key in x, timeout, f"peer {key}")[0]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # ended already
+        if not select.select([self.pidfd], [], [], 10)[0]:
+            raise TestFailure(f"peer {self.pid} did not end on SIGKILL")
+
+    def __del__(self):
+        if hasattr(self, "pidfd"):  # not if the fork failed
+            os.close(self.pidfd)
 
 
 class Watch:
