@@ -77,6 +77,22 @@ class NotHere(Exception):
     run.py prints it as SKIP, counted neither passed nor failed."""
 
 
+def in_vmtest_guest():
+    """Whether this runs inside one of the kernel matrix's qemu guests
+    (tests/vm: guest.sh mounts vmtest.sh's share at /run/vmtest)."""
+    return os.path.exists("/run/vmtest/conf")
+
+
+def same_on_every_kernel(test):
+    """Marks a test no kernel can change the outcome of: it loads no BPF
+    program and checks files, the command line, or what tcpkawatch
+    decides before it loads anything. The host's run of the suite has it;
+    run.py skips it in the matrix's guests, which are there for what
+    differs by kernel."""
+    test.same_on_every_kernel = True
+    return test
+
+
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 
-from ka import ROOT, SCHEMA, TCPKAWATCH, check
+from ka import ROOT, SCHEMA, TCPKAWATCH, check, same_on_every_kernel
 
 MAN = os.path.join(ROOT, "doc", "tcpkawatch.8")
 COMPLETION = os.path.join(ROOT, "tools", "bash-completion", "tcpkawatch")
@@ -103,6 +103,7 @@ def _compare(cmd, want, got, where):
           f"in {where}, not in --help: {sorted(extra)}")
 
 
+@same_on_every_kernel
 def test_cli_docs_man_options():
     man = man_options()
     cmds = commands()
@@ -115,6 +116,7 @@ def test_cli_docs_man_options():
             check(f'.SY "tcpkawatch {cmd}"' in synopsis, f"man page SYNOPSIS lacks {cmd}")
 
 
+@same_on_every_kernel
 def test_cli_docs_completion_options():
     cmds = commands()
     got = completion("")
@@ -130,6 +132,7 @@ def test_cli_docs_completion_options():
           "-s completes file names")
 
 
+@same_on_every_kernel
 def test_cli_docs_man_schema():
     sections = man_sections()
     output = sections["OUTPUT"]
@@ -178,6 +181,7 @@ def test_cli_docs_man_schema():
     check(all(f".B {n}" in exits for n in "012"), "EXIT STATUS: 0, 1 and 2")
 
 
+@same_on_every_kernel
 def test_cli_docs_man_lint():
     for cmd in (["groff", "-ww", "-z", "-man", MAN], ["mandoc", "-Tlint", MAN]):
         check(shutil.which(cmd[0]), f"{cmd[0]} is missing (tools/bootstrap.sh installs it)")
@@ -186,6 +190,7 @@ def test_cli_docs_man_lint():
               f"{' '.join(cmd)}: exit {p.returncode}: {p.stdout}{p.stderr}")
 
 
+@same_on_every_kernel
 def test_cli_docs_install():
     binary = os.path.join(ROOT, "tcpkawatch")
     check(os.path.exists(binary), "no ./tcpkawatch: make it first")

@@ -20,7 +20,8 @@ import tempfile
 
 import yaml
 
-from ka import ROOT, TCPKAWATCH, Cgroup, Netns, Prometheus, Watch, check, run, wait_until
+from ka import (ROOT, TCPKAWATCH, Cgroup, Netns, Prometheus, Watch, check, run,
+                same_on_every_kernel, wait_until)
 from test_caps import NEEDS
 from test_enforce import pair
 from test_export import free_port
@@ -86,6 +87,7 @@ def quantity(q):
     return float(m.group(1)) * mult
 
 
+@same_on_every_kernel
 def test_deploy_rules_promtool():
     """promtool check rules, promtool test rules (each alert firing and not
     firing on the series the test file writes); the PrometheusRule is what
@@ -122,6 +124,7 @@ def test_deploy_rules_promtool():
           "the PrometheusRule's groups are not the rule file's")
 
 
+@same_on_every_kernel
 def test_deploy_manifests():
     """The DaemonSets, the PodMonitor and the namespace: what running
     tcpkawatch on every node takes, and nothing it does not."""

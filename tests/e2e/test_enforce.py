@@ -5,7 +5,7 @@ import re
 import subprocess
 
 from ka import (BUILD, TCPKAWATCH, Bpffs, Cgroup, Enforce, Netns, Peer, Watch, check,
-                enforce_attachments, readline_within, run, wait_until)
+                enforce_attachments, readline_within, run, same_on_every_kernel, wait_until)
 
 OFF = 0
 FOREIGN_SET_RTO, FOREIGN_CLEAR_ALL = 1, 2  # foreign_sockops.bpf.c's foreign_cb_mode
@@ -260,6 +260,7 @@ def test_pin_mounts_bpffs_where_none_is():
         check(not enforce_attachments(), f"left attached: {enforce_attachments()}")
 
 
+@same_on_every_kernel
 def test_bad_values():
     for args, word in ((["--idle", 0], "idle"), (["--intvl", 32768], "intvl"),
                        (["--cnt", 128], "cnt"), (["--user-timeout", -1], "user timeout"),

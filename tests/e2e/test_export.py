@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 
 from ka import (SCHEMA, TCPKAWATCH, Netns, Prometheus, TestFailure, Watch, check, run,
-                wait_until)
+                same_on_every_kernel, wait_until)
 from test_keepalive import COUNTERS, KA, open_pair
 
 
@@ -96,6 +96,7 @@ def test_export_scraped_by_prometheus():
             check(prom.value('tcpkawatch_build_info') == 1, "build info")
 
 
+@same_on_every_kernel
 def test_export_bad_listen():
     # bad input: one line and exit code 2, before anything is loaded
     for args in (["--listen", "nowhere"], ["--listen", "127.0.0.1:0"],
@@ -214,6 +215,7 @@ def test_export_idle_and_slow_clients():
             sock.close()
 
 
+@same_on_every_kernel
 def test_export_port_in_use():
     # one line naming the address, exit code 1, before anything is loaded
     with socket.socket() as s:

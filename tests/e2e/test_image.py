@@ -13,7 +13,8 @@ import subprocess
 import tempfile
 
 from ka import (ROOT, TCPKAWATCH, Bpffs, Cgroup, Netns, NotHere, TestFailure, cgroup2_root,
-                check, check_nothing_attached, enforce_attachments, run, wait_until)
+                check, check_nothing_attached, enforce_attachments, in_vmtest_guest, run,
+                wait_until)
 from test_caps import ENFORCE, NETNS, OBSERVE, SYS_ADMIN_DOES
 from test_enforce import pair
 from test_export import free_port, get, sample, status
@@ -44,7 +45,7 @@ def host_only():
     mountinfo"; --cgroups=disabled is crun's alone). Building there (apt,
     clang) under TCG would take many minutes per kernel. The binary in the
     image is built from the same sources the guests test on their kernels."""
-    if os.path.exists("/run/vmtest/conf"):
+    if in_vmtest_guest():
         raise NotHere("host-only: in a vmtest guest podman's overlay storage does not work "
                       "on its overlay root and runc finds no cgroup hierarchy; the host's "
                       "run of the suite builds and runs the image")

@@ -7,7 +7,7 @@ bpf_sock_destroy() (6.1, 5.10 in the matrix) through inet_diag."""
 import json
 import subprocess
 
-from ka import TCPKAWATCH, Netns, Watch, check, run, wait_until
+from ka import TCPKAWATCH, Netns, Watch, check, run, same_on_every_kernel, wait_until
 from test_keepalive import open_pair
 
 # probes every second, given up only after 127 (the most): probing all
@@ -120,6 +120,7 @@ def test_kill():
         check(w.stop() == 0, "watch's exit code")
 
 
+@same_on_every_kernel
 def test_kill_refuses_without_selector():
     """nothing that narrows: refused in one line, exit 2, nothing loaded;
     bad values likewise, each naming its problem"""

@@ -5,7 +5,8 @@ the same way; export's labels are checked in test_export)."""
 import json
 import os
 
-from ka import SCHEMA, SCHEMA_KINDS_SEEN, TCPKAWATCH, Netns, Watch, check, check_schema, run
+from ka import (SCHEMA, SCHEMA_KINDS_SEEN, TCPKAWATCH, Netns, Watch, check, check_schema, run,
+                same_on_every_kernel)
 from test_keepalive import KA, open_pair
 
 
@@ -40,6 +41,7 @@ def test_schema_every_kind_of_record():
             os.unlink(path)
 
 
+@same_on_every_kernel
 def test_schema_file_is_consistent():
     """Every key a record lists is documented, and every documented key is
     used by some record or metric label."""

@@ -2,7 +2,8 @@
 command line's behaviour."""
 import subprocess
 
-from ka import TCPKAWATCH, Netns, Peer, TestFailure, Watch, check, check_nothing_attached
+from ka import (TCPKAWATCH, Netns, Peer, TestFailure, Watch, check, check_nothing_attached,
+                same_on_every_kernel)
 from test_keepalive import COUNTERS, KA, open_pair
 
 
@@ -84,6 +85,7 @@ def run_cli(*args, user=None):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
 
 
+@same_on_every_kernel
 def test_bad_input_one_line():
     for args, word in ((["-d", "abc"], "duration"), (["-d", "0"], "duration"),
                        (["-P", "70000"], "port"), (["-p", "x"], "pid"),

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 
-from ka import Netns, Prometheus, TCPKAWATCH, check, wait_until
+from ka import Netns, Prometheus, TCPKAWATCH, check, same_on_every_kernel, wait_until
 from test_export import Exporter, free_port
 from test_keepalive import open_pair
 
@@ -192,6 +192,7 @@ def test_webconfig_tls_only():
             check(ex.stop() == 0, "exit code")
 
 
+@same_on_every_kernel
 def test_webconfig_bad():
     """Each bad config: exit code 2, one line naming the file, nothing
     listening, before anything is loaded."""
