@@ -108,15 +108,21 @@ def run(*cmd, ns=None, check_rc=True, input=None):
 
 
 def wait_until(pred, timeout, what):
-    """Poll pred() until it returns something true; bounded."""
+    """Poll pred() until it returns something true; bounded. Between two
+    polls, twice what the last one took, at least 50 ms: a predicate that
+    runs a program (ss, nstat, a scrape: tens of milliseconds of CPU each
+    under qemu's TCG) takes at most a third of the machine while it waits,
+    not most of it, from what it waits for."""
     deadline = time.monotonic() + timeout
     while True:
+        start = time.monotonic()
         v = pred()
         if v:
             return v
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now >= deadline:
             raise TestFailure(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(min(max(0.05, 2 * (now - start)), deadline - now))
 
 
 class Netns:
