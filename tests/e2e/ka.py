@@ -137,7 +137,7 @@ class Netns:
     def __enter__(self):
         run("ip", "netns", "add", self.name)
         try:
-            run("ip", "link", "set", "lo", "up", ns=self)
+            run("ip", "-n", self.name, "link", "set", "lo", "up")
             for k, v in self.sysctls.items():
                 run("sysctl", "-q", "-w", f"{k}={v}", ns=self)
             self.inode = os.stat(f"/run/netns/{self.name}").st_ino
