@@ -1,4 +1,5 @@
 """tcpkawatch enforce: keepalive for programs that never set it."""
+import functools
 import json
 import os
 import re
@@ -207,7 +208,7 @@ def test_pin_status_off_and_foreign_program():
             _, _, ska, cka = pair(ns, 5220, cg)
             check(ska[1] == 900 and cka[1] == 900, f"pinned policy not applied {ska} {cka}")
             check(foreign_seen() == before + 2, "the foreign program stopped seeing connections")
-            check_ka(ns, 5220, "enforced", 900, 10, 6)  # list, a process of its own
+            check_ka(ns, (5220, "enforced", 900, 10, 6))  # list, a process of its own
             status = tcpkawatch("--status").stdout
             check("idle=900s" in status and cg.path in status and "since" in status,
                   f"--status: {status}")
@@ -217,7 +218,7 @@ def test_pin_status_off_and_foreign_program():
             check(len(enforce_attachments()) == 2, f"stacked: {enforce_attachments()}")
             _, _, ska, _ = pair(ns, 5221, cg)
             check(ska[1] == 11, f"second --pin did not replace the first: {ska}")
-            check_ka(ns, 5220, "enforced", 900, 10, 6)  # the first's mark stays
+            check_ka(ns, (5220, "enforced", 900, 10, 6))  # the first's mark stays
             p = tcpkawatch("--off")
             check(p.returncode == 0 and not enforce_attachments(), f"--off: {p.stdout}")
             check("not enforced" in tcpkawatch("--status").stdout, "--status after --off")
@@ -296,6 +297,7 @@ def ss_seconds(text):
     return minutes * 60 + secs + ms / 1000
 
 
+@functools.cache  # one dump of the kernel's BTF a run (seconds under qemu)
 def kernel_has_struct(name):
     """The running kernel's BTF has `struct name`."""
     return f"STRUCT '{name}'" in run("bpftool", "btf", "dump", "file",
@@ -352,21 +354,26 @@ def test_watch_with_enforce():
         check(w.stop() == 0 and not enforce_attachments(), "still attached after exit")
 
 
-def check_ka(ns, lport, source, idle, intvl, cnt, timer_above=0):
-    """The established socket of local port lport has keepalive from source
+def check_ka(ns, *wants):
+    """Each of wants, (lport, source, idle, intvl, cnt[, timer_above]): the
+    established socket of local port lport has keepalive from source
     (list's ka_source) with these values (list's, and ss's timer: its
-    seconds left lie within the idle, and above timer_above)."""
+    seconds left lie within the idle, and above timer_above). One list
+    for them all."""
     p = subprocess.run([TCPKAWATCH, "list", "--json", "-N", str(ns.inode)], capture_output=True,
                        text=True, timeout=30)
     check(p.returncode == 0, f"list: rc {p.returncode} {p.stderr}")
-    mine = [r for r in map(json.loads, p.stdout.splitlines())
-            if r["lport"] == lport and r["state"] == "ESTABLISHED"]
-    check(len(mine) == 1, f"list: port {lport}: {mine}")
-    got = [mine[0][k] for k in ("ka_source", "ka_idle_s", "ka_intvl_s", "ka_cnt")]
-    check(got == [source, idle, intvl, cnt],
-          f"port {lport}: list {got}, expected {[source, idle, intvl, cnt]}")
-    timers = keepalive_timers(ns, lport, "sport = :{port}")
-    check(len(timers) == 1 and timer_above < timers[0] <= idle, f"port {lport}: ss timer {timers}")
+    records = [json.loads(line) for line in p.stdout.splitlines()]
+    for lport, source, idle, intvl, cnt, *above in wants:
+        timer_above = above[0] if above else 0
+        mine = [r for r in records if r["lport"] == lport and r["state"] == "ESTABLISHED"]
+        check(len(mine) == 1, f"list: port {lport}: {mine}")
+        got = [mine[0][k] for k in ("ka_source", "ka_idle_s", "ka_intvl_s", "ka_cnt")]
+        check(got == [source, idle, intvl, cnt],
+              f"port {lport}: list {got}, expected {[source, idle, intvl, cnt]}")
+        timers = keepalive_timers(ns, lport, "sport = :{port}")
+        check(len(timers) == 1 and timer_above < timers[0] <= idle,
+              f"port {lport}: ss timer {timers}")
 
 
 def test_app_keepalive_after_enforce_is_app():
@@ -387,15 +394,14 @@ def test_app_keepalive_after_enforce_is_app():
             with LateClient(ns, cg, port) as client:
                 server.wait("accepted")
                 check(foreign.seen() == 2, f"foreign program saw {foreign.seen()}")
-                check_ka(ns, client.port, "enforced", 300, 2, 3)
-                check_ka(ns, port, "enforced", 300, 2, 3)
+                check_ka(ns, (client.port, "enforced", 300, 2, 3), (port, "enforced", 300, 2, 3))
                 client.keepalive(600)
-                check_ka(ns, client.port, "app", 600, 600, 3, timer_above=300)
-                check_ka(ns, port, "enforced", 300, 2, 3)
+                check_ka(ns, (client.port, "app", 600, 600, 3, 300),
+                         (port, "enforced", 300, 2, 3))
                 _, own, _, _ = pair(ns, port + 1, cg,
                                     client_args=("--idle", 400, "--intvl", 4, "--cnt", 5))
-                check_ka(ns, own.wait("ready")["ready"], "app", 400, 4, 5)
-                check_ka(ns, port + 1, "enforced", 300, 2, 3)
+                check_ka(ns, (own.wait("ready")["ready"], "app", 400, 4, 5),
+                         (port + 1, "enforced", 300, 2, 3))
             check(e.stop() == 0, "enforce exit code")
             wait_until(lambda: any("the application took over on 1;" in line for line in e.err),
                        5, f"the summary, with one take-over: {e.err}")
@@ -441,11 +447,10 @@ def test_existing_then_app_takes_over():
             with Enforce("--cgroup", cg.path, "--existing", "--idle", 300, "--intvl", 2,
                          "--cnt", 3) as e:
                 check(any("keepalive set on 2," in line for line in e.err), f"report {e.err}")
-                check_ka(ns, client.port, "enforced", 300, 2, 3)
-                check_ka(ns, port, "enforced", 300, 2, 3)
+                check_ka(ns, (client.port, "enforced", 300, 2, 3), (port, "enforced", 300, 2, 3))
                 client.keepalive(600)
-                check_ka(ns, client.port, "app", 600, 600, 3, timer_above=300)
-                check_ka(ns, port, "enforced", 300, 2, 3)
+                check_ka(ns, (client.port, "app", 600, 600, 3, 300),
+                         (port, "enforced", 300, 2, 3))
 
 
 def test_other_setsockopt_untouched():
