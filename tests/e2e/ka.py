@@ -358,9 +358,10 @@ class Forker:
     ctl = None
 
     @classmethod
-    def fork(cls, argv, ns, cgroup):
+    def fork(cls, argv, ns, cgroup, stdin):
         """peer.py ARGV forked into ns (and cgroup, if given): its pid, a
-        pidfd of it and its stdout (text); stdin and stderr /dev/null."""
+        pidfd of it, its stdout (text) and, if stdin, a pipe to its stdin
+        (text; else /dev/null, as its stderr)."""
         if cls.ctl is None:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             proc = subprocess.Popen(["python3", FORKER, str(theirs.fileno())],
@@ -370,18 +371,18 @@ class Forker:
             cls.ctl = ours
             atexit.register(cls.end, proc)
         req = {"argv": argv, "netns": ns.name, "cgroup": cgroup.path if cgroup else None}
-        r, w = os.pipe()
+        out_r, out_w = os.pipe()
+        in_r, in_w = os.pipe() if stdin else (os.open(os.devnull, os.O_RDONLY), None)
         try:
-            with open(os.devnull, "r+b") as null:
-                socket.send_fds(cls.ctl, [json.dumps(req).encode()],
-                                [null.fileno(), w, null.fileno()])
+            with open(os.devnull, "wb") as null:
+                socket.send_fds(cls.ctl, [json.dumps(req).encode()], [in_r, out_w, null.fileno()])
         finally:
-            os.close(w)
+            os.close(out_w)
+            os.close(in_r)
         msg, fds, _, _ = socket.recv_fds(cls.ctl, 64, 1)
         if not msg or len(fds) != 1:
-            os.close(r)
             raise TestFailure(f"forker.py did not fork {req}")
-        return int(msg), fds[0], open(r)
+        return int(msg), fds[0], open(out_r), open(in_w, "w") if stdin else None
 
     @classmethod
     def end(cls, proc):
@@ -391,10 +392,12 @@ class Forker:
 
 class Peer:
     """peer.py in a namespace (and a cgroup, if given), forked by
-    forker.py: its pid owns the sockets; its JSON lines in .out."""
+    forker.py: its pid owns the sockets; its JSON lines in .out; with
+    stdin, .stdin writes to its stdin."""
 
-    def __init__(self, ns, mode, *args, cgroup=None):
-        self.pid, self.pidfd, stdout = Forker.fork([mode, *map(str, args)], ns, cgroup)
+    def __init__(self, ns, mode, *args, cgroup=None, stdin=False):
+        self.pid, self.pidfd, stdout, self.stdin = Forker.fork([mode, *map(str, args)], ns,
+                                                               cgroup, stdin)
         self.out = Lines(stdout)
 
     def wait(self, key, timeout=10):

@@ -31,6 +31,15 @@ def set_keepalive(s, a):
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, a.cnt)
 
 
+def go_keepalive(s, idle):
+    """Keepalive as Go's standard library turns it on once connected:
+    SO_KEEPALIVE, then TCP_KEEPINTVL and TCP_KEEPIDLE, both idle."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, idle)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+    say(set=idle)
+
+
 def ka_settings(s):
     """What the socket's keepalive is now: [on, idle, intvl, cnt, user_timeout]."""
     return [s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
@@ -109,6 +118,9 @@ def main():
     p.add_argument("--lifetime", type=float, default=60.0)
     p.add_argument("--ka-after-accept", action="store_true",
                    help="server: keepalive on the accepted socket, not the listener")
+    p.add_argument("--late", action="store_true",
+                   help="client: keepalive only once connected, as Go turns it on (--idle's, "
+                        "if given), then for each IDLE line on stdin, until stdin ends")
     a = p.parse_args()
     signal.alarm(int(a.lifetime) + 5)
     family = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
@@ -131,6 +143,8 @@ def main():
         start = time.monotonic()
         wait_for_command(conn, a, start)
     else:
+        if a.late:  # not before connect()
+            a.late_idle, a.idle = a.idle, None
         s = socket.socket(family, socket.SOCK_STREAM)
         configure(s, a)
         if a.syncnt:
@@ -142,6 +156,12 @@ def main():
                 after_s=round(time.monotonic() - start, 3))
             return
         say(ready=s.getsockname()[1], ka=ka_settings(s))
+        if a.late:
+            if a.late_idle:
+                go_keepalive(s, a.late_idle)
+            for line in sys.stdin:
+                go_keepalive(s, int(line))
+            return
         start = time.monotonic()
         wait_for_command(s, a, start)
 

@@ -50,53 +50,30 @@ class ForeignSockops:
         self.bpffs.__exit__()
 
 
-# A client that turns keepalive on itself once connected, as Go's standard
-# library does on every connection (SO_KEEPALIVE, then TCP_KEEPINTVL and
-# TCP_KEEPIDLE, 15 s): at once with an IDLE argument, else for each IDLE
-# line on stdin.
-LATE_CLIENT = """
-import json, socket, sys
-def keepalive(s, idle):
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, idle)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
-    print(json.dumps({"set": idle}), flush=True)
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-print(json.dumps({"ready": s.getsockname()[1]}), flush=True)
-if len(sys.argv) > 2:
-    keepalive(s, int(sys.argv[2]))
-for line in sys.stdin:
-    keepalive(s, int(line))
-"""
-
-
-class LateClient:
-    """LATE_CLIENT in a namespace and a cgroup, killed on exit."""
+class LateClient(Peer):
+    """A client in a namespace and a cgroup that turns keepalive on itself
+    once connected, as Go's standard library does on every connection
+    (peer.py --late): at once with idle, and at each keepalive(); killed
+    on exit."""
 
     def __init__(self, ns, cgroup, port, idle=None):
-        cmd = ["ip", "netns", "exec", ns.name, "python3", "-c", LATE_CLIENT, str(port)]
-        cmd += [str(idle)] if idle else []
-        self.cmd = ["sh", "-c", f'echo $$ > {cgroup.path}/cgroup.procs && exec "$@"', "sh", *cmd]
+        super().__init__(ns, "client", "--port", port, "--lifetime", 60, "--late",
+                         *(("--idle", idle) if idle else ()), cgroup=cgroup, stdin=True)
 
     def __enter__(self):
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
-        self.port = self.said("ready")
+        self.port = self.wait("ready")["ready"]
         return self
 
-    def said(self, key):
-        line = readline_within(self.proc.stdout, 10)
-        check(line and key in json.loads(line), f"late client: {line!r} for {key}")
-        return json.loads(line)[key]
-
     def keepalive(self, idle):
-        self.proc.stdin.write(f"{idle}\n")
-        self.proc.stdin.flush()
-        check(self.said("set") == idle, "late client: keepalive not set")
+        sets = len([x for x in self.out.snapshot() if "set" in x])
+        self.stdin.write(f"{idle}\n")
+        self.stdin.flush()
+        done = self.out.wait(lambda x: "set" in x, 10, "late client: keepalive set",
+                             count=sets + 1)
+        check(done[-1]["set"] == idle, f"late client: keepalive set to {done[-1]}, not {idle}")
 
     def __exit__(self, *exc):
-        self.proc.kill()
-        self.proc.wait()
+        self.stop()
 
 
 def pair(ns, port, cgroup=None, server_args=(), client_args=()):
