@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 
-from ka import SCHEMA, TCPKAWATCH, Netns, Watch, check, check_schema, run, wait_until
+from ka import SCHEMA, TCPKAWATCH, Netns, Peer, Watch, check, check_schema, run, wait_until
 from test_keepalive import open_pair
 
 SS_STATES = {"ESTAB": "ESTABLISHED", "LISTEN": "LISTEN", "TIME-WAIT": "TIME_WAIT",
@@ -168,11 +168,9 @@ def test_list_says_what_it_could_not_enter():
     its own namespace, and says once on stderr how many namespaces it left
     out; unhindered it enters them all and says nothing."""
     with Netns() as ns:
-        server = subprocess.Popen(["ip", "netns", "exec", ns.name, "python3", "-c",
-                                   "import socket, time; s = socket.socket(); "
-                                   "s.bind(('127.0.0.1', 4099)); s.listen(); time.sleep(120)"])
+        server = Peer(ns, "server", "--port", 4099, "--lifetime", 120)
         try:
-            wait_until(lambda: "4099" in run("ss", "-Htln", ns=ns).stdout, 30, "the listener")
+            server.wait("ready", timeout=30)  # listening
             full = subprocess.run([TCPKAWATCH, "list", "--json"], capture_output=True,
                                   text=True, timeout=60)
             check(full.returncode == 0 and "could not" not in full.stderr,
@@ -190,5 +188,4 @@ def test_list_says_what_it_could_not_enter():
             check(listed <= {mine}, f"without setns it listed namespaces {listed}, "
                                     f"its own is {mine}")
         finally:
-            server.kill()
-            server.wait()
+            server.stop()
