@@ -19,8 +19,9 @@ from test_keepalive import open_pair
 USER, PASSWORD = "prometheus", "s3cret pass"
 
 
-def bcrypt(password, prefix=b"$2b$", cost=10):
-    """libcrypt's bcrypt of password, as htpasswd -B would make it"""
+def bcrypt(password, prefix=b"$2b$", cost=5):
+    """libcrypt's bcrypt of password, as htpasswd -B would make it (its
+    default cost is 5)"""
     lib = ctypes.CDLL("libcrypt.so.1")
     lib.crypt_gensalt.restype = ctypes.c_char_p
     lib.crypt_gensalt.argtypes = (ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int)
@@ -146,8 +147,10 @@ def test_webconfig_bcrypt_off_the_server_thread():
     still queued ends the exporter cleanly. Basic auth without TLS."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="tkw-web-") as tmp:
+        # cost 10: each wrong password's check takes long enough that the
+        # dozen queued ones would hold up a scrape answered on their thread
         web = write(os.path.join(tmp, "web.yml"),
-                    f"basic_auth_users:\n  {USER}: '{bcrypt(PASSWORD)}'\n")
+                    f"basic_auth_users:\n  {USER}: '{bcrypt(PASSWORD, cost=10)}'\n")
         url = f"http://127.0.0.1:{port}/metrics"
         with Exporter("--listen", f"127.0.0.1:{port}", "--web-config", web) as ex:
             check(curl(url, user=f"{USER}:{PASSWORD}")[0] == "200", "the first scrape")
