@@ -300,13 +300,15 @@ def test_deploy_queries_prometheus():
                                                  "--labels": "pod_uid,container_id,netns"})
     job = f"static_configs:\n  - targets: ['127.0.0.1:{port}']\n    labels: {{node: {NODE}}}"
     with Netns() as ns, Command(caps, args, nnp) as ex, Prometheus(job, [RULES]) as prom:
-        check(wait_until(lambda: prom.value('up{job="tcpkawatch"}'), 60,
-                         "Prometheus' first scrape of export") == 1, "export is up")
         before = ns.nstat(*COUNTERS)
         ns.blackhole_after_handshake(5450)
         open_pair(ns, 5450)  # probes after 1 s, dead after 2 unanswered a side
         open_pair(ns, 5451)  # probes answered every second
         open_pair(ns, 5452, server_args=(), client_args=())  # no keepalive
+        # Prometheus' first scrape comes seconds after it starts (its
+        # discovery's 5 s): meanwhile the connections above live and die
+        check(wait_until(lambda: prom.value('up{job="tcpkawatch"}'), 60,
+                         "Prometheus' first scrape of export") == 1, "export is up")
         sel = f'netns="{ns.inode}"'
         wait_until(lambda: prom.value(
             f'sum(tcpkawatch_deaths_total{{{sel},cause="keepalive",errno="ETIMEDOUT"}})')

@@ -48,9 +48,12 @@ def sample(text, name, **labels):
 def test_export_scraped_by_prometheus():
     port = free_port()
     metrics_url = f"http://127.0.0.1:{port}/metrics"
-    # one series per namespace, whatever cgroups the processes are in
+    # one series per namespace, whatever cgroups the processes are in;
+    # Prometheus from the start: its first scrape comes seconds after it
+    # starts (its discovery's 5 s), meanwhile the connections die
     with Netns() as ns, Exporter("--listen", f"127.0.0.1:{port}", "--per-connection", 10,
-                                 "--labels", "netns", "--max-connections", 5000) as ex:
+                                 "--labels", "netns", "--max-connections", 5000) as ex, \
+            Prometheus(f"static_configs:\n  - targets: ['127.0.0.1:{port}']") as prom:
         check(ex.bpf_map("conns")["max_entries"] == 5000, "export --max-connections 5000")
         before = ns.nstat(*COUNTERS)
         ns.blackhole_after_handshake(5400)
@@ -80,20 +83,19 @@ def test_export_scraped_by_prometheus():
         check(lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(),
               f"promtool: {lint.stdout} {lint.stderr}")
 
-        with Prometheus(f"static_configs:\n  - targets: ['127.0.0.1:{port}']") as prom:
-            sel = f'netns="{ns.inode}"'
-            deaths = wait_until(lambda: prom.value(
-                f'tcpkawatch_deaths_total{{{sel},cause="keepalive",errno="ETIMEDOUT"}}'),
-                30, "Prometheus to scrape the deaths")
-            check(deaths == 2, f"deaths {deaths}")
-            check(prom.value(f"tcpkawatch_keepalive_probes_total{{{sel}}}") == probes == 4,
-                  f"probes: Prometheus {prom.value(f'tcpkawatch_keepalive_probes_total{{{sel}}}')},"
-                  f" nstat {probes}")
-            check(prom.value(f'tcpkawatch_established_connections{{{sel},keepalive="false"}}') == 2,
-                  "established without keepalive")
-            check(prom.value(f'tcpkawatch_established_connections{{{sel},keepalive="true"}}') == 0,
-                  "established with keepalive")
-            check(prom.value('tcpkawatch_build_info') == 1, "build info")
+        sel = f'netns="{ns.inode}"'
+        deaths = wait_until(lambda: prom.value(
+            f'tcpkawatch_deaths_total{{{sel},cause="keepalive",errno="ETIMEDOUT"}}'),
+            30, "Prometheus to scrape the deaths")
+        check(deaths == 2, f"deaths {deaths}")
+        check(prom.value(f"tcpkawatch_keepalive_probes_total{{{sel}}}") == probes == 4,
+              f"probes: Prometheus {prom.value(f'tcpkawatch_keepalive_probes_total{{{sel}}}')},"
+              f" nstat {probes}")
+        check(prom.value(f'tcpkawatch_established_connections{{{sel},keepalive="false"}}') == 2,
+              "established without keepalive")
+        check(prom.value(f'tcpkawatch_established_connections{{{sel},keepalive="true"}}') == 0,
+              "established with keepalive")
+        check(prom.value('tcpkawatch_build_info') == 1, "build info")
 
 
 @same_on_every_kernel

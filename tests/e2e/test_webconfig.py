@@ -78,8 +78,13 @@ def test_webconfig_prometheus_tls_basic_auth():
                     f"basic_auth_users:\n  {USER}: '{bcrypt(PASSWORD)}'\n"
                     f"  other: {bcrypt('other', b'$2y$', 4)}\n")
         base = f"https://127.0.0.1:{port}"
+        job = (f"scheme: https\ntls_config:\n  ca_file: {crt}\n"
+               f"basic_auth:\n  username: {USER}\n  password: '{PASSWORD}'\n"
+               f"static_configs:\n  - targets: ['127.0.0.1:{port}']")
+        # Prometheus from the start: its first scrape comes seconds after
+        # it starts (its discovery's 5 s), meanwhile curl's checks run
         with Netns() as ns, Exporter("--listen", f"127.0.0.1:{port}", "--web-config", web,
-                                     "--labels", "netns") as ex:
+                                     "--labels", "netns") as ex, Prometheus(job) as prom:
             check(any(f"https://127.0.0.1:{port}/metrics (basic auth)" in line
                       for line in ex.err), f"first line: {ex.err}")
             open_pair(ns, 5410, server_args=(), client_args=())
@@ -99,25 +104,20 @@ def test_webconfig_prometheus_tls_basic_auth():
             code, _ = curl(f"http://127.0.0.1:{port}/metrics", user=f"{USER}:{PASSWORD}")
             check(code == "000", f"plain HTTP on the TLS port: {code}")
 
-            job = (f"scheme: https\ntls_config:\n  ca_file: {crt}\n"
-                   f"basic_auth:\n  username: {USER}\n  password: '{PASSWORD}'\n"
-                   f"static_configs:\n  - targets: ['127.0.0.1:{port}']")
-            with Prometheus(job) as prom:
-                def target():
-                    data = prom.api("targets")[1]
-                    active = data["activeTargets"] if data else []
-                    return active[0] if active and active[0]["health"] != "unknown" else None
+            def target():
+                data = prom.api("targets")[1]
+                active = data["activeTargets"] if data else []
+                return active[0] if active and active[0]["health"] != "unknown" else None
 
-                t = wait_until(target, 60, "Prometheus' first scrape")
-                check(t["health"] == "up" and not t["lastError"]
-                      and t["scrapeUrl"].startswith("https"), f"target: {t}")
-                up = wait_until(lambda: prom.value('up{job="tcpkawatch"}'), 30,
-                                "up in Prometheus")
-                check(up == 1, f"up {up}")
-                est = wait_until(lambda: prom.value(f'tcpkawatch_established_connections'
-                                                    f'{{netns="{ns.inode}",keepalive="false"}}'),
-                                 30, "the namespace's connections in Prometheus")
-                check(est == 2, f"established without keepalive: {est}")
+            t = wait_until(target, 60, "Prometheus' first scrape")
+            check(t["health"] == "up" and not t["lastError"]
+                  and t["scrapeUrl"].startswith("https"), f"target: {t}")
+            up = wait_until(lambda: prom.value('up{job="tcpkawatch"}'), 30, "up in Prometheus")
+            check(up == 1, f"up {up}")
+            est = wait_until(lambda: prom.value(f'tcpkawatch_established_connections'
+                                                f'{{netns="{ns.inode}",keepalive="false"}}'),
+                             30, "the namespace's connections in Prometheus")
+            check(est == 2, f"established without keepalive: {est}")
             check(ex.stop() == 0, "exit code")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
