@@ -461,8 +461,12 @@ class Watch:
         try:
             return self.out.wait(pred, timeout, what, count)
         except TestFailure as e:
-            # its warnings ("lost so far") tell a loss from a slow machine
-            raise TestFailure(f"{e}; tcpkawatch's stderr: {''.join(self.err)!r}") from e
+            # its warnings ("lost so far") tell a loss from a slow machine;
+            # what it saw tells a miss from a kernel that did not act
+            seen = [{k: x.get(k) for k in ("ts", "event", "lport", "rport", "unanswered", "cause")}
+                    for x in self.out.snapshot()[-20:]]
+            raise TestFailure(f"{e}; tcpkawatch's stderr: {''.join(self.err)!r}; "
+                              f"its last records: {seen}") from e
 
     def bpf_map(self, name):
         """bpftool's record of the map called name that this process holds"""
