@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Load bare_iter.bpf.o, walk the TCP sockets of this network namespace,
- * print how many. Usage: bare_iter OBJECT (run it with ip netns exec). */
+/* Load an object, walk the TCP sockets of this network namespace with its
+ * iter/tcp program PROGRAM (default bare_walk: bare_iter.bpf.o's, 24
+ * bytes a socket), print how many bytes it wrote. Usage: bare_iter OBJECT
+ * [PROGRAM] (run it with ip netns exec). */
 #include <stdio.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -18,13 +20,13 @@ int main(int argc, char **argv)
 
 	if (!obj || bpf_object__load(obj))
 		return 1;
-	prog = bpf_object__find_program_by_name(obj, "bare_walk");
+	prog = bpf_object__find_program_by_name(obj, argc > 2 ? argv[2] : "bare_walk");
 	link = prog ? bpf_program__attach_iter(prog, NULL) : NULL;
 	fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
 	if (fd < 0)
 		return 1;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		bytes += n;
-	printf("%ld\n", bytes / 24);
+	printf("%ld\n", bytes);
 	return 0;
 }

@@ -24,7 +24,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from ka import TCPKAWATCH, HeldConns, Netns, Watch, check, vmrss_kib, wait_until  # noqa: E402
+from ka import (TCPKAWATCH, HeldConns, Netns, Watch, check, vmrss_kib, wait_until,  # noqa: E402
+                wall_time)
 
 HOLDERS = int(os.environ.get("MILLION_HOLDERS", 125))
 CONNS = int(os.environ.get("MILLION_CONNS_PER_HOLDER", 8000))
@@ -37,15 +38,6 @@ def lost_so_far(w):
     """the ring buffer losses watch warned about on stderr so far"""
     warned = [line for line in w.err if "warning: lost so far" in line]
     return int(warned[-1].split("lost so far: ")[1].split()[0]) if warned else 0
-
-
-def timed(ns, *cmd):
-    """wall time of cmd in ns, its output thrown away (ss -tioen over two
-    million sockets takes minutes)"""
-    start = time.monotonic()
-    subprocess.run(["ip", "netns", "exec", ns.name, *cmd], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=True, timeout=900)
-    return time.monotonic() - start
 
 
 def main():
@@ -68,8 +60,9 @@ def main():
         held = w.bpf_map("conns")
         kernel_per_socket = (held["bytes_memlock"] - table["bytes_memlock"]) / sockets
         rss = vmrss_kib(w.proc.pid)
-        list_s = timed(ns, TCPKAWATCH, "list", "-N", str(ns.inode))
-        ss_s = timed(ns, "ss", "-tioen")
+        # ss -tioen over two million sockets takes minutes
+        list_s = wall_time(TCPKAWATCH, "list", "-N", str(ns.inode), ns=ns, timeout=900)
+        ss_s = wall_time("ss", "-tioen", ns=ns, timeout=900)
 
         before = ns.nstat(PROBES)[PROBES]
         storm = holders[:STORM_HOLDERS]

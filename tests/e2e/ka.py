@@ -107,6 +107,28 @@ def run(*cmd, ns=None, check_rc=True, input=None):
     return p
 
 
+def wall_time(*cmd, ns=None, timeout=120):
+    """Seconds cmd took (in ns, if given), its output thrown away; it must
+    succeed. Its end is waited for on a pidfd, bounded: subprocess's own
+    bounded wait polls at up to 50 ms intervals, which rounds a 50 ms run
+    up to 63 ms and a 130 ms one to 163."""
+    if ns:
+        cmd = ("ip", "netns", "exec", ns.name) + cmd
+    start = time.monotonic()
+    # stderr too: ss -e complains once a socket on hosts with a hybrid
+    # cgroup layout
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(os.pidfd_open(proc.pid), "rb", buffering=0) as pidfd:
+        ended = select.select([pidfd], [], [], timeout)[0]
+        took = time.monotonic() - start
+    if not ended:
+        proc.kill()
+        proc.wait()
+        raise TestFailure(f"{' '.join(cmd)}: not done after {timeout} s")
+    check(proc.wait() == 0, f"{' '.join(cmd)}: exit {proc.returncode}")
+    return took
+
+
 def wait_until(pred, timeout, what):
     """Poll pred() until it returns something true; bounded. Between two
     polls, twice what the last one took, at least 50 ms: a predicate that
