@@ -17,7 +17,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* The inode costs a cache miss a socket (it lives apart from the sock):
  * read only for output that shows it. Owners are matched on the struct
  * socket address, which both passes have at hand. */
-const volatile bool with_inode = true;
+const volatile bool with_inode = false;
 
 const volatile __u32 hz = 0;	/* see ka_common.bpf.h */
 

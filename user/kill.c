@@ -217,8 +217,8 @@ static int kill_connections(const struct kill_opts *o)
 	snap = snapshot_open(false);
 	if (!snap)
 		goto out;
-	run.owners = snapshot_owners(snap);
-	if (snapshot_walk(snap, o->sel.filter.netns, select_one, &run, &skipped))
+	if (snapshot_walk_owned(snap, o->sel.filter.netns, select_one, &run, &skipped,
+				&run.owners))
 		goto out;
 	netns_skipped_warn(&skipped);
 	if (run.out_of_memory) {

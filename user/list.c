@@ -162,11 +162,11 @@ static int list(const struct list_opts *o)
 		free(run.out);
 		return 1;
 	}
-	run.owners = snapshot_owners(snap);
 	run.observer_fd = observer_conns_fd(sizeof(struct conn_state));
 	print_header(o->format, o->sel.filter.family);
 	fflush(stdout);
-	err = snapshot_walk(snap, o->sel.filter.netns, list_one, &run, &skipped);
+	err = snapshot_walk_owned(snap, o->sel.filter.netns, list_one, &run, &skipped,
+				  &run.owners);
 	flush_out(&run);
 	netns_skipped_warn(&skipped);
 	if (run.write_errno) {

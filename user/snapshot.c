@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "array.h"
 #include "bpf_log.h"
 #include "bpf_read.h"
 #include "clock.h"
@@ -112,6 +114,75 @@ struct owner_table *owners_read(struct bpf_link *owners_iter)
 struct owner_table *snapshot_owners(struct snapshot *s)
 {
 	return owners_read(s->owners_iter);
+}
+
+/* snapshot_walk_owned(): the owner pass on a thread of its own */
+struct owned_walk {
+	struct bpf_link *owners_iter;
+	pthread_t thread;
+	bool threaded;
+	int pass_done;		/* *owners set by the pass: __atomic */
+	struct owner_table **owners;
+	bool owners_ready;	/* the pass joined: records go straight to cb */
+	snapshot_cb cb;
+	void *ctx;
+	/* the records that came before the owners */
+	struct waiting_record {
+		struct list_record r;
+		__u32 netns;
+	} *waiting;
+	size_t nwaiting, cap;
+};
+
+static void *owner_pass(void *arg)
+{
+	struct owned_walk *o = arg;
+
+	*o->owners = owners_read(o->owners_iter);
+	__atomic_store_n(&o->pass_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void owners_ready(struct owned_walk *o)
+{
+	if (o->threaded)
+		pthread_join(o->thread, NULL);
+	o->owners_ready = true;
+	for (size_t i = 0; i < o->nwaiting; i++)
+		o->cb(o->ctx, &o->waiting[i].r, o->waiting[i].netns);
+	free(o->waiting);
+	o->waiting = NULL;
+}
+
+static void owned_record(void *ctx, const struct list_record *r, __u32 netns)
+{
+	struct owned_walk *o = ctx;
+
+	/* out of memory to wait in: wait for the pass instead */
+	if (!o->owners_ready && (__atomic_load_n(&o->pass_done, __ATOMIC_ACQUIRE) ||
+				 ARRAY_RESERVE(o->waiting, o->cap, o->nwaiting, 1024)))
+		owners_ready(o);
+	if (o->owners_ready)
+		o->cb(o->ctx, r, netns);
+	else
+		o->waiting[o->nwaiting++] = (struct waiting_record){ *r, netns };
+}
+
+int snapshot_walk_owned(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx,
+			struct netns_skipped *skipped, struct owner_table **owners)
+{
+	struct owned_walk o = {
+		.owners_iter = s->owners_iter, .owners = owners, .cb = cb, .ctx = ctx,
+	};
+	int err;
+
+	o.threaded = !pthread_create(&o.thread, NULL, owner_pass, &o);
+	if (!o.threaded)
+		owner_pass(&o);
+	err = snapshot_walk(s, netns, owned_record, &o, skipped);
+	if (!o.owners_ready)
+		owners_ready(&o);
+	return err;
 }
 
 void snapshot_close(struct snapshot *s)

@@ -23,6 +23,12 @@ int snapshot_walk(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx,
  * sockets of all namespaces; owner_table_free() it), keyed by struct
  * socket address: list_record.sock, ka_event.sock. */
 struct owner_table *snapshot_owners(struct snapshot *s);
+/* snapshot_walk(), the owner pass beside it on a thread of its own (two
+ * iterators on two CPUs, in the time of the longer): cb is called only
+ * once *owners is set (snapshot_owners()'s table, NULL if it could not be
+ * made; the caller's to free); records that come before wait in memory. */
+int snapshot_walk_owned(struct snapshot *s, __u32 netns, snapshot_cb cb, void *ctx,
+			struct netns_skipped *skipped, struct owner_table **owners);
 /* The same from any ka_owners iterator (bpf/ka_owners.bpf.h): watch's. */
 struct owner_table *owners_read(struct bpf_link *owners_iter);
 void snapshot_close(struct snapshot *s);
