@@ -124,14 +124,21 @@ struct sock_cgroup_data___word {
  * cgroup2 file system), 0 if unknown: cgroup_sk_alloc() takes the
  * creating task's cgroup in sk_alloc(), an accepted socket keeps its
  * listener's (cgroup_sk_clone()), and the cgroup BPF programs, enforce's
- * sockops among them, go by this one (sock_cgroup_ptr()).
+ * sockops among them, go by this one (sock_cgroup_ptr()). trusted: sk is
+ * a pointer the verifier trusts (an iterator's), read by plain loads; the
+ * probe reads a container_of() pointer needs cost a helper call each
+ * (list over 96,000 sockets: 8 ms of its 94 in the kernel).
  */
-static __always_inline __u64 sock_cgroup_id(struct sock *sk)
+static __always_inline __u64 sock_cgroup_id(struct sock *sk, bool trusted)
 {
 	struct cgroup *cg;
 	__u64 word;
 
 	if (bpf_core_field_exists(struct sock_cgroup_data, cgroup)) {
+		if (trusted) {
+			cg = sk->sk_cgrp_data.cgroup;
+			return cg ? cg->kn->id : 0;
+		}
 		cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
 	} else {
 		word = BPF_CORE_READ((struct sock_cgroup_data___word *)&sk->sk_cgrp_data, val);

@@ -194,7 +194,7 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	e->sk = (__u64)sk;
 	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->sock = (__u64)BPF_CORE_READ(sk, sk_socket);
-	e->cgroup_id = sock_cgroup_id(sk);
+	e->cgroup_id = sock_cgroup_id(sk, false);
 	e->idle_ms = ka_effective_ms(BPF_CORE_READ(tp, keepalive_time),
 				     BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_time));
 	e->intvl_ms = ka_effective_ms(BPF_CORE_READ(tp, keepalive_intvl),
