@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,109 @@ int iter_read(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *
 	close(fd);
 	free(buf);
 	return n < 0 ? -1 : 0;
+}
+
+/*
+ * iter_read_beside(): a reader thread read()s the iterator (the kernel's
+ * walk, in its time) into one buffer while the caller's thread hands the
+ * records of the other to each(). A buffer's first rec_size bytes take
+ * the piece of a record the last one ended with.
+ */
+enum { BESIDE_BUFS = 2, BESIDE_READ_LEN = 64 * 1024 };
+
+struct beside_buf {
+	char *data;		/* rec_size + BESIDE_READ_LEN bytes */
+	ssize_t len;		/* what read() returned: 0 at the end */
+	int read_errno;		/* read()'s errno when len < 0 */
+	bool full;		/* read, not yet handed on */
+};
+
+struct beside {
+	int fd;
+	size_t rec_size;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct beside_buf buf[BESIDE_BUFS];
+};
+
+static void *beside_reader(void *arg)
+{
+	struct beside *b = arg;
+
+	for (int i = 0;; i = (i + 1) % BESIDE_BUFS) {
+		struct beside_buf *buf = &b->buf[i];
+		ssize_t n;
+
+		pthread_mutex_lock(&b->lock);
+		while (buf->full)
+			pthread_cond_wait(&b->changed, &b->lock);
+		pthread_mutex_unlock(&b->lock);
+		n = read(b->fd, buf->data + b->rec_size, BESIDE_READ_LEN);
+		pthread_mutex_lock(&b->lock);
+		buf->len = n;
+		buf->read_errno = n < 0 ? errno : 0;
+		buf->full = true;
+		pthread_cond_broadcast(&b->changed);
+		pthread_mutex_unlock(&b->lock);
+		if (n <= 0)
+			return NULL;
+	}
+}
+
+int iter_read_beside(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *rec),
+		     void *ctx)
+{
+	struct beside b = {
+		.rec_size = rec_size,
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.changed = PTHREAD_COND_INITIALIZER,
+	};
+	size_t carry = 0;	/* bytes of a split record, before a buffer's data */
+	bool have_bufs = true;
+	pthread_t reader;
+	int err = 0, i;
+
+	for (i = 0; i < BESIDE_BUFS; i++)
+		have_bufs &= !!(b.buf[i].data = malloc(rec_size + BESIDE_READ_LEN));
+	b.fd = have_bufs ? bpf_iter_create(link_fd) : -1;
+	if (b.fd < 0 || pthread_create(&reader, NULL, beside_reader, &b)) {
+		if (b.fd >= 0)
+			close(b.fd);
+		for (i = 0; i < BESIDE_BUFS; i++)
+			free(b.buf[i].data);
+		/* no thread: one after the other */
+		return iter_read(link_fd, rec_size, each, ctx);
+	}
+	for (i = 0;; i = (i + 1) % BESIDE_BUFS) {
+		struct beside_buf *buf = &b.buf[i];
+		char *rec, *end;
+
+		pthread_mutex_lock(&b.lock);
+		while (!buf->full)
+			pthread_cond_wait(&b.changed, &b.lock);
+		pthread_mutex_unlock(&b.lock);
+		if (buf->len <= 0) {
+			err = buf->len < 0 ? buf->read_errno : 0;
+			break;
+		}
+		rec = buf->data + rec_size - carry;
+		end = buf->data + rec_size + buf->len;
+		for (; (size_t)(end - rec) >= rec_size; rec += rec_size)
+			each(ctx, rec);
+		/* into the next buffer's front, which the reader leaves alone */
+		carry = end - rec;
+		memcpy(b.buf[(i + 1) % BESIDE_BUFS].data + rec_size - carry, rec, carry);
+		pthread_mutex_lock(&b.lock);
+		buf->full = false;
+		pthread_cond_broadcast(&b.changed);
+		pthread_mutex_unlock(&b.lock);
+	}
+	pthread_join(reader, NULL);
+	close(b.fd);
+	for (i = 0; i < BESIDE_BUFS; i++)
+		free(b.buf[i].data);
+	errno = err;
+	return err ? -1 : 0;
 }
 
 /* The map named "conns" with this shape among a program's maps, or -1 */

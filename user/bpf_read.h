@@ -21,6 +21,11 @@ struct bpf_link *iter_attach(const struct bpf_program *prog);
  * nothing. 0, or -1 with errno. */
 int iter_read(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *rec), void *ctx);
 
+/* The same, the kernel's walk (the read() calls) on a thread of its own:
+ * each() runs over one buffer while the kernel fills the next. */
+int iter_read_beside(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *rec),
+		     void *ctx);
+
 /* The "conns" map of a running observer (watch, export, top): the map of
  * that name and shape used by the observer's timer program, found among
  * the kernel's BPF programs (it lives exactly as long as its observer:

@@ -73,7 +73,7 @@ static int walk_netns(void *ctx, __u32 netns)
 	struct walk *w = ctx;
 
 	w->netns = netns;
-	if (!iter_read(bpf_link__fd(w->s->iter), sizeof(struct list_record), walk_record, w))
+	if (!iter_read_beside(bpf_link__fd(w->s->iter), sizeof(struct list_record), walk_record, w))
 		return 0;
 	fprintf(stderr, "tcpkawatch: reading the sockets of network namespace %u: %s\n", netns,
 		strerror(errno));
