@@ -224,6 +224,45 @@ static void warn_lost(const struct lost_counts *l, __u64 *seen)
 	*seen = total;
 }
 
+/* The kernel's run counts of ka_set_state and ka_receive_reset, for their
+ * *_nested programs (see "Runs the kernel would skip" in watch.bpf.c):
+ * iterators over the loaded programs and maps find them by id, and the
+ * per-CPU base of cpu_states. Where they cannot, the *_nested programs go
+ * by their flags. */
+static void run_iter(const struct bpf_program *prog)
+{
+	struct bpf_link *it = bpf_program__attach_iter(prog, NULL);
+
+	if (!it)
+		return;
+	iter_read(bpf_link__fd(it), 0, NULL, NULL);
+	bpf_link__destroy(it);
+}
+
+static void find_primaries(struct watch_bpf *skel)
+{
+	const struct bpf_program *primary[] = { skel->progs.ka_set_state,
+						skel->progs.ka_receive_reset };
+	struct bpf_map_info map = {};
+	__u32 len = sizeof(map);
+
+	for (size_t i = 0; i < sizeof(primary) / sizeof(primary[0]); i++) {
+		struct bpf_prog_info info = {};
+
+		len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(primary[i]), &info, &len))
+			return;
+		skel->bss->primary_id[i] = info.id;
+	}
+	len = sizeof(map);
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(skel->maps.cpu_states), &map, &len))
+		return;
+	skel->bss->cpu_states_id = map.id;
+	run_iter(skel->progs.ka_find_cpu_states);
+	if (skel->bss->cpu_states_base)
+		run_iter(skel->progs.ka_find_primaries);
+}
+
 /* A tracepoint calls its programs in the order they were attached
  * (tracepoint_add_func()): each *_nested one after the program whose
  * skipped runs it takes. The timer's entry program last: a callback
@@ -424,6 +463,7 @@ int watch(const struct watch_opts *opts, const struct watch_sink *sink)
 		fprintf(stderr, "tcpkawatch: cannot map the ring buffer: %s\n", strerror(errno));
 		goto out;
 	}
+	find_primaries(skel);
 	if (attach_all(skel))
 		goto out;
 	run.owners_iter = skel->links.ka_owners;
