@@ -182,8 +182,9 @@ struct cpu_state {
 	struct timer_slot timer;
 	__u32 set_state;	/* ka_set_state in progress */
 	__u32 receive_reset;	/* ka_receive_reset in progress */
-	__u64 self;			/* see primary_running() */
+	__u64 self;			/* see primary_skipped() */
 	__u64 primary_runs_at[2];	/* this CPU's prog->active of each */
+	__u64 primary_hit[2];		/* the hit (ctx) each runs or last ran for */
 };
 
 struct {
@@ -200,16 +201,26 @@ static __always_inline struct cpu_state *this_cpu(void)
 	return bpf_map_lookup_elem(&cpu_states, &zero);
 }
 
-/* Whether the kernel counts the first program (which) as running on
- * this CPU; flag: its own mark, the answer where the count is unknown. */
-static __always_inline bool primary_running(struct cpu_state *cpu, int which, __u32 flag)
+/* Whether the kernel skipped the first program (which) for this hit:
+ * whether it is in progress on this CPU (flag: its own mark, set in its
+ * body; at the edges of its run, the kernel's count). A hit is known by
+ * ctx, the argument array of the tracepoint's call, where the first
+ * program's was (the same frame of bpf_trace_run*() called in turn for
+ * each program): one it marked at its start it ran, which spares the
+ * count's read (a probe read) in all but the runs after an interrupt. */
+static __always_inline bool primary_skipped(struct cpu_state *cpu, int which, __u32 flag,
+					    void *ctx)
 {
-	__u64 runs_at;
+	__u64 hit = (__u64)ctx, runs_at;
 	int runs;
 
 	if (flag)
 		return true;
 	which &= 1;
+	if (cpu->primary_hit[which] == hit) {
+		cpu->primary_hit[which] = 0;
+		return false;
+	}
 	runs_at = cpu->primary_runs_at[which];
 	if (!runs_at) {
 		if (!primary_active[which] || !cpu_states_base)
@@ -601,8 +612,10 @@ int BPF_PROG(ka_set_state, struct sock *sk, int oldstate, int newstate)
 {
 	struct cpu_state *cpu = this_cpu();
 
-	if (cpu)
+	if (cpu) {
 		cpu->set_state = 1;
+		cpu->primary_hit[PRIMARY_SET_STATE] = (__u64)ctx;
+	}
 	if (state_wanted(sk, oldstate, newstate))
 		state_changed(sk, oldstate, newstate, cpu);
 	if (cpu)
@@ -617,7 +630,7 @@ int BPF_PROG(ka_state_nested, struct sock *sk, int oldstate, int newstate)
 {
 	struct cpu_state *cpu = this_cpu();
 
-	if (!cpu || !primary_running(cpu, PRIMARY_SET_STATE, cpu->set_state))
+	if (!cpu || !primary_skipped(cpu, PRIMARY_SET_STATE, cpu->set_state, ctx))
 		return 0;
 	if (state_wanted(sk, oldstate, newstate))
 		state_changed(sk, oldstate, newstate, cpu);
@@ -643,8 +656,10 @@ int BPF_PROG(ka_receive_reset, struct sock *sk)
 {
 	struct cpu_state *cpu = this_cpu();
 
-	if (cpu)
+	if (cpu) {
 		cpu->receive_reset = 1;
+		cpu->primary_hit[PRIMARY_RECEIVE_RESET] = (__u64)ctx;
+	}
 	reset_received(sk);
 	if (cpu)
 		cpu->receive_reset = 0;
@@ -657,7 +672,7 @@ int BPF_PROG(ka_reset_nested, struct sock *sk)
 {
 	struct cpu_state *cpu = this_cpu();
 
-	if (!cpu || !primary_running(cpu, PRIMARY_RECEIVE_RESET, cpu->receive_reset))
+	if (!cpu || !primary_skipped(cpu, PRIMARY_RECEIVE_RESET, cpu->receive_reset, ctx))
 		return 0;
 	reset_received(sk);
 	count(CNT_RESET_TAKEN);
