@@ -124,18 +124,22 @@ struct sock_cgroup_data___word {
  * cgroup2 file system), 0 if unknown: cgroup_sk_alloc() takes the
  * creating task's cgroup in sk_alloc(), an accepted socket keeps its
  * listener's (cgroup_sk_clone()), and the cgroup BPF programs, enforce's
- * sockops among them, go by this one (sock_cgroup_ptr()). trusted: sk is
- * a pointer the verifier trusts (an iterator's), read by plain loads; the
- * probe reads a container_of() pointer needs cost a helper call each
- * (list over 96,000 sockets: 8 ms of its 94 in the kernel).
+ * sockops among them, go by this one (sock_cgroup_ptr()). With
+ * SK_PLAIN_LOADS (sk is an iterator's BTF pointer) the reads are plain
+ * loads, which the verifier makes fault-safe (BPF_PROBE_MEM), where a
+ * probe read costs a helper call each (list over 96,000 sockets: 8 ms of
+ * its 94 in the kernel); before 5.15 the cgroup is a number in a word,
+ * read by probe reads either way.
  */
-static __always_inline __u64 sock_cgroup_id(struct sock *sk, bool trusted)
+enum sk_reads { SK_PROBE_READS, SK_PLAIN_LOADS };
+
+static __always_inline __u64 sock_cgroup_id(struct sock *sk, enum sk_reads reads)
 {
 	struct cgroup *cg;
 	__u64 word;
 
 	if (bpf_core_field_exists(struct sock_cgroup_data, cgroup)) {
-		if (trusted) {
+		if (reads == SK_PLAIN_LOADS) {
 			cg = sk->sk_cgrp_data.cgroup;
 			return cg ? cg->kn->id : 0;
 		}

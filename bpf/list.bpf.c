@@ -64,7 +64,7 @@ int ka_list(struct bpf_iter__tcp *ctx)
 	r.sock = (__u64)sk->sk_socket;
 	if (with_inode)
 		r.ino = socket_inode(sk->sk_socket);
-	r.cgroup_id = sock_cgroup_id(sk, true);
+	r.cgroup_id = sock_cgroup_id(sk, SK_PLAIN_LOADS);
 	r.keepalive = keepalive_on(sk->__sk_common.skc_flags);
 	r.ka_source = ka_source_of(sk, sk->__sk_common.skc_flags);
 	r.probes_out = icsk->icsk_probes_out;

@@ -117,36 +117,31 @@ struct {
 #define count(idx) count_in(&counters, idx)
 
 /*
- * Runs the kernel would skip. __bpf_trace_run() does not run a program
- * already running on its CPU, and counts a recursion miss instead: when a
- * softirq interrupts ka_set_state in process context (connect(), close())
- * and changes another socket's state, ka_set_state never sees that change
- * (tcp_receive_reset likewise, in a socket's backlog processing). A second
- * program on each tracepoint runs the same handler, but only while the
- * first is in progress on its CPU: exactly the runs the kernel skipped.
- * The loader counts as lost only the misses these did not take.
+ * Runs the kernel would skip. __bpf_trace_run() (kernel/trace/bpf_trace.c)
+ * does not run a program already running on its CPU, and counts a
+ * recursion miss instead: when a softirq interrupts ka_set_state in
+ * process context (connect(), close()) and changes another socket's
+ * state, ka_set_state never sees that change (tcp_receive_reset likewise,
+ * in a socket's backlog processing). A second program on each tracepoint
+ * (the *_nested ones) runs the same handler, but only for the hits the
+ * kernel skipped the first for: while a run of the first is in progress
+ * on its CPU (runs nest, they do not interleave: tracepoint programs run
+ * with preemption off). The first program's own flag (struct cpu_state)
+ * covers its body, not the edges of its run, where the kernel counts it
+ * as running too (this_cpu_inc_return(*prog->active) before its first
+ * instruction, the decrement after its last); an interrupt there whose
+ * softirq changes states had a whole burst skipped and not taken (182 in
+ * one run under TCG on 6.1). So at the edges the second reads that count:
+ * the loader has ka_find_primaries and ka_find_cpu_states find it (a
+ * per-CPU pointer) and cpu_states' per-CPU base; this CPU's offset is
+ * where cpu_states' slot is here less that base. Where they could not,
+ * the flag decides, as before: a miss at the edges, never a run taken
+ * twice. The loader counts as lost only the misses these did not take.
  */
-/*
- * The flags below are set by the first program itself, so they miss the
- * edges of its run: __bpf_trace_run() (kernel/trace/bpf_trace.c) counts
- * the program as running (this_cpu_inc_return(*prog->active)) from before
- * its first instruction to after its last, and an interrupt there whose
- * softirq changes states has all those runs skipped and not taken (seen
- * under TCG on 6.1: 182 in one burst). So a *_nested program asks the
- * kernel's own count: the first program's prog->active on this CPU is
- * above zero exactly while a run of it is in progress here (runs nest,
- * they do not interleave), which is when the kernel skips it, and back to
- * 0 after a run of it for this very hit. The loader has ka_find_primaries
- * and ka_find_cpu_states find the counter (a per-CPU pointer) and the
- * per-CPU base of cpu_states; this CPU's offset is where cpu_states' slot
- * is here less that base. Where they could not, the flags decide, as
- * before: a miss at the edges, never a run taken twice.
- */
-#define PRIMARY_SET_STATE	0
-#define PRIMARY_RECEIVE_RESET	1
-__u32 primary_id[2];		/* set by the loader */
-__u32 cpu_states_id;		/* set by the loader */
-__u64 primary_active[2];	/* their prog->active */
+enum { PRIMARY_SET_STATE, PRIMARY_RECEIVE_RESET, PRIMARIES };
+__u32 primary_id[PRIMARIES];		/* set by the loader */
+__u32 cpu_states_id;			/* set by the loader */
+__u64 primary_active[PRIMARIES];	/* their prog->active */
 __u64 cpu_states_base;		/* cpu_states' per-CPU pointer */
 
 SEC("iter/bpf_prog")
@@ -158,7 +153,7 @@ int ka_find_primaries(struct bpf_iter__bpf_prog *ctx)
 	if (!prog || !bpf_core_field_exists(prog->active))	/* 5.12 */
 		return 0;
 	id = BPF_CORE_READ(prog, aux, id);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < PRIMARIES; i++)
 		if (id && id == primary_id[i])
 			primary_active[i] = (__u64)BPF_CORE_READ(prog, active);
 	return 0;
@@ -182,9 +177,9 @@ struct cpu_state {
 	struct timer_slot timer;
 	__u32 set_state;	/* ka_set_state in progress */
 	__u32 receive_reset;	/* ka_receive_reset in progress */
-	__u64 self;			/* see primary_skipped() */
-	__u64 primary_runs_at[2];	/* this CPU's prog->active of each */
-	__u64 primary_hit[2];		/* the hit (ctx) each runs or last ran for */
+	__u64 self;				/* see primary_skipped() */
+	__u64 primary_runs_at[PRIMARIES];	/* this CPU's prog->active of each */
+	__u64 primary_hit[PRIMARIES];		/* the hit (ctx) each runs or last ran for */
 };
 
 struct {
@@ -201,31 +196,33 @@ static __always_inline struct cpu_state *this_cpu(void)
 	return bpf_map_lookup_elem(&cpu_states, &zero);
 }
 
-/* Whether the kernel skipped the first program (which) for this hit:
- * whether it is in progress on this CPU (flag: its own mark, set in its
+/* Whether the kernel skipped the first program (which) for this hit: a
+ * run of it is in progress on this CPU (flag: its own mark, set in its
  * body; at the edges of its run, the kernel's count). A hit is known by
  * ctx, the argument array of the tracepoint's call, where the first
  * program's was (the same frame of bpf_trace_run*() called in turn for
  * each program): one it marked at its start it ran, which spares the
- * count's read (a probe read) in all but the runs after an interrupt. */
+ * count's probe read in all but the runs after an interrupt. */
 static __always_inline bool primary_skipped(struct cpu_state *cpu, int which, __u32 flag,
 					    void *ctx)
 {
 	__u64 hit = (__u64)ctx, runs_at;
 	int runs;
 
-	if (flag)
-		return true;
-	which &= 1;
 	if (cpu->primary_hit[which] == hit) {
 		cpu->primary_hit[which] = 0;
 		return false;
 	}
+	if (flag)
+		return true;
 	runs_at = cpu->primary_runs_at[which];
 	if (!runs_at) {
 		if (!primary_active[which] || !cpu_states_base)
 			return false;
-		/* this slot's address as a number: stored, read back */
+		/* the slot's address as a number, stored and read back: the
+		 * verifier refuses arithmetic between a map value pointer and
+		 * an unbounded number (adjust_ptr_min_max_vals()); storing a
+		 * pointer takes CAP_PERFMON, which tracing needs anyway */
 		cpu->self = (__u64)cpu;
 		runs_at = primary_active[which] + (*(volatile __u64 *)&cpu->self - cpu_states_base);
 		cpu->primary_runs_at[which] = runs_at;
@@ -282,7 +279,7 @@ static __always_inline bool fill_event(struct ka_event *e, struct sock *sk,
 	e->sk = (__u64)sk;
 	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->sock = (__u64)BPF_CORE_READ(sk, sk_socket);
-	e->cgroup_id = sock_cgroup_id(sk, false);
+	e->cgroup_id = sock_cgroup_id(sk, SK_PROBE_READS);
 	e->idle_ms = ka_effective_ms(BPF_CORE_READ(tp, keepalive_time),
 				     BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_time));
 	e->intvl_ms = ka_effective_ms(BPF_CORE_READ(tp, keepalive_intvl),

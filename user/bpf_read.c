@@ -108,16 +108,21 @@ int iter_read_beside(int link_fd, size_t rec_size, void (*each)(void *ctx, const
 	pthread_t reader;
 	int err = 0, i;
 
-	for (i = 0; i < BESIDE_BUFS; i++)
-		have_bufs &= !!(b.buf[i].data = malloc(rec_size + BESIDE_READ_LEN));
+	for (i = 0; i < BESIDE_BUFS; i++) {
+		b.buf[i].data = malloc(rec_size + BESIDE_READ_LEN);
+		if (!b.buf[i].data)
+			have_bufs = false;
+	}
 	b.fd = have_bufs ? bpf_iter_create(link_fd) : -1;
 	if (b.fd < 0 || pthread_create(&reader, NULL, beside_reader, &b)) {
+		err = b.fd < 0 ? errno : 0;
 		if (b.fd >= 0)
 			close(b.fd);
 		for (i = 0; i < BESIDE_BUFS; i++)
 			free(b.buf[i].data);
+		errno = err;
 		/* no thread: one after the other */
-		return iter_read(link_fd, rec_size, each, ctx);
+		return err ? -1 : iter_read(link_fd, rec_size, each, ctx);
 	}
 	for (i = 0;; i = (i + 1) % BESIDE_BUFS) {
 		struct beside_buf *buf = &b.buf[i];

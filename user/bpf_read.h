@@ -22,7 +22,8 @@ struct bpf_link *iter_attach(const struct bpf_program *prog);
 int iter_read(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *rec), void *ctx);
 
 /* The same, the kernel's walk (the read() calls) on a thread of its own:
- * each() runs over one buffer while the kernel fills the next. */
+ * each() (not NULL; rec_size > 0) runs over one buffer while the kernel
+ * fills the next. */
 int iter_read_beside(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *rec),
 		     void *ctx);
 

@@ -116,7 +116,10 @@ struct owner_table *snapshot_owners(struct snapshot *s)
 	return owners_read(s->owners_iter);
 }
 
-/* snapshot_walk_owned(): the owner pass on a thread of its own */
+/* snapshot_walk_owned(): the owner pass on a thread of its own. At most
+ * this many records wait for it (7.5 MiB); the walk then waits instead. */
+#define WAITING_MAX 65536
+
 struct owned_walk {
 	struct bpf_link *owners_iter;
 	pthread_t thread;
@@ -152,14 +155,16 @@ static void owners_ready(struct owned_walk *o)
 		o->cb(o->ctx, &o->waiting[i].r, o->waiting[i].netns);
 	free(o->waiting);
 	o->waiting = NULL;
+	o->nwaiting = o->cap = 0;
 }
 
 static void owned_record(void *ctx, const struct list_record *r, __u32 netns)
 {
 	struct owned_walk *o = ctx;
 
-	/* out of memory to wait in: wait for the pass instead */
+	/* no more room to wait in: wait for the pass instead */
 	if (!o->owners_ready && (__atomic_load_n(&o->pass_done, __ATOMIC_ACQUIRE) ||
+				 o->nwaiting == WAITING_MAX ||
 				 ARRAY_RESERVE(o->waiting, o->cap, o->nwaiting, 1024)))
 		owners_ready(o);
 	if (o->owners_ready)

@@ -243,8 +243,8 @@ static void find_primaries(struct watch_bpf *skel)
 {
 	const struct bpf_program *primary[] = { skel->progs.ka_set_state,
 						skel->progs.ka_receive_reset };
-	struct bpf_map_info map = {};
-	__u32 len = sizeof(map);
+	struct bpf_map_info map_info = {};
+	__u32 len;
 
 	for (size_t i = 0; i < sizeof(primary) / sizeof(primary[0]); i++) {
 		struct bpf_prog_info info = {};
@@ -254,10 +254,10 @@ static void find_primaries(struct watch_bpf *skel)
 			return;
 		skel->bss->primary_id[i] = info.id;
 	}
-	len = sizeof(map);
-	if (bpf_obj_get_info_by_fd(bpf_map__fd(skel->maps.cpu_states), &map, &len))
+	len = sizeof(map_info);
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(skel->maps.cpu_states), &map_info, &len))
 		return;
-	skel->bss->cpu_states_id = map.id;
+	skel->bss->cpu_states_id = map_info.id;
 	run_iter(skel->progs.ka_find_cpu_states);
 	if (skel->bss->cpu_states_base)
 		run_iter(skel->progs.ka_find_primaries);
