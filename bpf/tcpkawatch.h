@@ -132,6 +132,10 @@ struct list_record {
 	__u32 silence_ms;	/* since the last segment received */
 	__u32 last_send_ms;	/* since the last data sent */
 	__u32 user_timeout_ms;
+	/* what a running observer (watch) counted of it: its conn_state's */
+	__u32 probes_sent;
+	__u32 answers;
+	__u8 seen;		/* the observer tracks it: the two above are set */
 };
 
 /* list: a socket file held by a process (iter/task_file), for owners. */

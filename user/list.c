@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 #include "args.h"
 #include "decode.h"
 #include "bpf_read.h"
@@ -87,7 +86,6 @@ static void print_header(enum list_format f, int family)
 struct list_run {
 	const struct list_opts *opts;
 	struct owner_table *owners;
-	int observer_fd;	/* a running watch's conns map, or -1 */
 	size_t shown;
 	/* lines go straight here and out with write(2): stdio would copy them */
 	char *out;
@@ -116,7 +114,6 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 {
 	struct list_run *run = ctx;
 	const struct list_opts *o = run->opts;
-	struct conn_state cs, *seen = NULL;
 	char comm[TASK_COMM_LEN] = "", *line, *end;
 	struct workload w;
 	struct out_row row;
@@ -127,12 +124,10 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 	owner_table_find(run->owners, r->sock, &pid, comm);
 	if (o->sel.filter.pid && pid != o->sel.filter.pid)
 		return;
-	if (run->observer_fd >= 0 && r->full && !bpf_map_lookup_elem(run->observer_fd, &r->sk, &cs))
-		seen = &cs;
 	if (run->out_len > LIST_OUT_LEN - RECORD_LINE_LEN)
 		flush_out(run);
 	row = (struct out_row){
-		.netns = netns, .t = &r->t, .pid = pid, .comm = comm, .rec = r, .ctx = seen,
+		.netns = netns, .t = &r->t, .pid = pid, .comm = comm, .rec = r,
 	};
 	if (o->format != FMT_COLUMNS)	/* the columns have no workload */
 		row.workload = workload_of(r->cgroup_id, &w);
@@ -149,20 +144,23 @@ static void list_one(void *ctx, const struct list_record *r, __u32 netns)
 
 static int list(const struct list_opts *o)
 {
-	struct list_run run = { .opts = o, .observer_fd = -1 };
+	struct list_run run = { .opts = o };
 	struct netns_skipped skipped;
 	struct snapshot *snap;
-	int err;
+	int observer_fd, err;
 
 	if (check_privileges("list", PRIV_ITERATE | PRIV_NETNS, NULL) || check_btf())
 		return 1;
 	run.out = malloc(LIST_OUT_LEN);
-	snap = run.out ? snapshot_open(o->format != FMT_COLUMNS) : NULL;
+	/* the object holds the observer's table from here on */
+	observer_fd = run.out ? observer_conns_fd(sizeof(struct conn_state)) : -1;
+	snap = run.out ? snapshot_open(o->format != FMT_COLUMNS, observer_fd) : NULL;
+	if (observer_fd >= 0)
+		close(observer_fd);
 	if (!snap) {
 		free(run.out);
 		return 1;
 	}
-	run.observer_fd = observer_conns_fd(sizeof(struct conn_state));
 	print_header(o->format, o->sel.filter.family);
 	fflush(stdout);
 	err = snapshot_walk_owned(snap, o->sel.filter.netns, list_one, &run, &skipped,
@@ -176,8 +174,6 @@ static int list(const struct list_opts *o)
 	if (o->format == FMT_COLUMNS)
 		fprintf(stderr, "%zu connection(s)\n", run.shown);
 	owner_table_free(run.owners);
-	if (run.observer_fd >= 0)
-		close(run.observer_fd);
 	snapshot_close(snap);
 	free(run.out);
 	return err ? 1 : 0;

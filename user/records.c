@@ -307,7 +307,6 @@ const struct record_kind lost_record = RECORD_KIND(lost_fields);
 /* list's sockets. TIME_WAIT and NEW_SYN_RECV sockets are not full
  * sockets: no keepalive settings, no timers (null). */
 #define SOCK(row) ((const struct list_record *)(row)->rec)
-#define SEEN(row) ((const struct conn_state *)(row)->ctx)
 /* a number a full socket has: null for TIME_WAIT and NEW_SYN_RECV */
 #define GET_FULL_NUM(name, expr) \
 	static void name(const struct out_row *row, struct field_val *v) \
@@ -370,14 +369,14 @@ GET_FULL_NUM(get_last_send, SOCK(row)->last_send_ms)
 
 static void get_seen_probes(const struct out_row *row, struct field_val *v)
 {
-	if (SEEN(row))
-		NUM(v, SEEN(row)->probes_sent);
+	if (SOCK(row)->seen)
+		NUM(v, SOCK(row)->probes_sent);
 }
 
 static void get_seen_answers(const struct out_row *row, struct field_val *v)
 {
-	if (SEEN(row))
-		NUM(v, SEEN(row)->answers);
+	if (SOCK(row)->seen)
+		NUM(v, SOCK(row)->answers);
 }
 
 GET_NUM(get_uid, SOCK(row)->uid)

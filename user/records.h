@@ -33,8 +33,7 @@ struct lost_counts {
 };
 extern const struct record_kind lost_record;
 
-/* list's (and top's) socket (.rec: struct list_record; .ctx: the struct
- * conn_state a running observer keeps of it, or NULL). */
+/* list's (and top's) socket (.rec: struct list_record). */
 extern const struct record_kind socket_record;
 
 /* kill's socket and what became of it (.rec: struct list_record; .ctx:

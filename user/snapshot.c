@@ -22,7 +22,7 @@ struct snapshot {
 	struct bpf_link *owners_iter;
 };
 
-struct snapshot *snapshot_open(bool with_inode)
+struct snapshot *snapshot_open(bool with_inode, int observer_fd)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 	int err;
@@ -36,6 +36,9 @@ struct snapshot *snapshot_open(bool with_inode)
 	}
 	s->skel->rodata->hz = kernel_hz();
 	s->skel->rodata->with_inode = with_inode;
+	/* without it the records just lack the observer's counts */
+	s->skel->rodata->with_observer =
+		observer_fd >= 0 && !bpf_map__reuse_fd(s->skel->maps.observer_conns, observer_fd);
 	libbpf_load_begin();
 	err = list_bpf__load(s->skel);
 	if (err) {
