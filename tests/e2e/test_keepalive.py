@@ -99,7 +99,8 @@ def test_keepalive_answered():
         check(len(probes) >= ka_delta >= 3,
               f"{len(probes)} probes, nstat +{ka_delta}; events: "
               + "; ".join(f"{e['ts']:.3f} {e['event']} {e.get('unanswered')}"
-                          for e in w.events() if e["event"] in ("probe", "answered")))
+                          for e in w.events() if e["event"] in ("probe", "answered"))
+              + f"; stderr: {''.join(w.err)!r}")
         check(all(p["unanswered"] == 1 and p["lport"] == cport for p in probes), f"probes {probes}")
         check(all(a["unanswered"] == 1 and a["pid"] == client.pid for a in answers),
               f"answers {answers}")

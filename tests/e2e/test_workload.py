@@ -76,7 +76,10 @@ def test_workload_identity():
             probes = w.events("probe")
             check(len(deaths) == after["TcpExtTCPAbortOnTimeout"] - before["TcpExtTCPAbortOnTimeout"]
                   and len(probes) == after["TcpExtTCPKeepAlive"] - before["TcpExtTCPKeepAlive"],
-                  f"{len(deaths)} deaths, {len(probes)} probes; nstat {before} -> {after}")
+                  f"{len(deaths)} deaths, {len(probes)} probes; nstat {before} -> {after}; "
+                  f"probes (lport, number): "
+                  f"{sorted((e['lport'], e['unanswered']) for e in probes)}; "
+                  f"tcpkawatch's stderr: {''.join(w.err)!r}")
             listed = [json.loads(line) for line in
                       run(TCPKAWATCH, "list", "--json", "-N", str(ns.inode)).stdout.splitlines()]
             for i, (rel, cid, uid) in enumerate(workloads):
