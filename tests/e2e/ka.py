@@ -181,6 +181,25 @@ class Netns:
         """Load nftables rules into this namespace (gone with it)."""
         run("nft", "-f", "-", ns=self, input=ruleset)
 
+    def count_bare_acks(self, port):
+        """Count the segments sent to TCP port `port` that carry no flag
+        but ACK (from the client: its handshake's last, then only
+        keepalive probes while nothing else is sent): what went out, a
+        third count beside nstat's and tcpkawatch's. bare_acks() reads it."""
+        self.nft(f"""table inet tkw_count {{
+            chain output {{
+                type filter hook output priority 0; policy accept;
+                tcp dport {port} tcp flags == ack counter
+            }}
+        }}
+        """)
+
+    def bare_acks(self):
+        ruleset = json.loads(run("nft", "-j", "list", "table", "inet", "tkw_count",
+                                 ns=self).stdout)["nftables"]
+        return next(e["counter"]["packets"] for o in ruleset if "rule" in o
+                    for e in o["rule"]["expr"] if "counter" in e)
+
     def blackhole(self, port):
         """Drop every packet to or from TCP port `port`: a peer that vanished."""
         self.nft(f"""table inet tkw_blackhole {{

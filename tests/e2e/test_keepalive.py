@@ -85,10 +85,12 @@ def test_keepalive_death_ipv6():
 def test_keepalive_answered():
     """Peer alive: probes go out, each is answered, nobody dies."""
     with Netns() as ns, Watch("-N", ns.inode) as w:
+        ns.count_bare_acks(5001)
         before = ns.nstat(*COUNTERS)
         server, client, cport = open_pair(ns, 5001, server_args=(), client_args=KA)
         answers = w.wait(lambda e: e["event"] == "answered", 10, "three answers", count=3)
         after = ns.nstat(*COUNTERS)
+        sent = ns.bare_acks() - 1  # less the handshake's
         server.stop()
         client.stop()
         ns.wait_no_connections()
@@ -97,7 +99,7 @@ def test_keepalive_answered():
         ka_delta = after["TcpExtTCPKeepAlive"] - before["TcpExtTCPKeepAlive"]
         # Probes sent after the last nstat read are allowed to follow it.
         check(len(probes) >= ka_delta >= 3,
-              f"{len(probes)} probes, nstat +{ka_delta}; events: "
+              f"{len(probes)} probes, nstat +{ka_delta}, {sent} sent then; events: "
               + "; ".join(f"{e['ts']:.3f} {e['event']} {e.get('unanswered')}"
                           for e in w.events() if e["event"] in ("probe", "answered"))
               + f"; stderr: {''.join(w.err)!r}")
