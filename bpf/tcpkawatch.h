@@ -35,6 +35,14 @@ enum ka_counter {
 	CNT_MAX,
 };
 
+/* The programs whose skipped runs a *_nested one takes (watch.bpf.c):
+ * indexes of primary_id[] and primary_active[], which the loader fills. */
+enum ka_primary {
+	PRIMARY_SET_STATE,	/* ka_set_state */
+	PRIMARY_RECEIVE_RESET,	/* ka_receive_reset */
+	PRIMARIES,
+};
+
 /* Where a socket's keepalive came from. */
 enum ka_source {
 	KA_SRC_NONE = 1,	/* keepalive off */

@@ -138,7 +138,6 @@ struct {
  * the flag decides, as before: a miss at the edges, never a run taken
  * twice. The loader counts as lost only the misses these did not take.
  */
-enum { PRIMARY_SET_STATE, PRIMARY_RECEIVE_RESET, PRIMARIES };
 __u32 primary_id[PRIMARIES];		/* set by the loader */
 __u32 cpu_states_id;			/* set by the loader */
 __u64 primary_active[PRIMARIES];	/* their prog->active */

@@ -564,7 +564,7 @@ static struct exporter *exporter_open(const struct export_opts *o, const struct 
 	fd = listen_on(o->listen, ss, len);
 	if (fd < 0)
 		goto fail;
-	ex->snap = snapshot_open(false, -1);
+	ex->snap = snapshot_open(false, false);
 	if (!ex->snap) {
 		close(fd);
 		goto fail;

@@ -214,7 +214,7 @@ static int kill_connections(const struct kill_opts *o)
 		return 1;
 	if (!o->dry_run && !(run.killer = sock_killer_open()))
 		return 1;
-	snap = snapshot_open(false, -1);
+	snap = snapshot_open(false, false);
 	if (!snap)
 		goto out;
 	if (snapshot_walk_owned(snap, o->sel.filter.netns, select_one, &run, &skipped,

@@ -147,16 +147,12 @@ static int list(const struct list_opts *o)
 	struct list_run run = { .opts = o };
 	struct netns_skipped skipped;
 	struct snapshot *snap;
-	int observer_fd, err;
+	int err;
 
 	if (check_privileges("list", PRIV_ITERATE | PRIV_NETNS, NULL) || check_btf())
 		return 1;
 	run.out = malloc(LIST_OUT_LEN);
-	/* the object holds the observer's table from here on */
-	observer_fd = run.out ? observer_conns_fd(sizeof(struct conn_state)) : -1;
-	snap = run.out ? snapshot_open(o->format != FMT_COLUMNS, observer_fd) : NULL;
-	if (observer_fd >= 0)
-		close(observer_fd);
+	snap = run.out ? snapshot_open(o->format != FMT_COLUMNS, true) : NULL;
 	if (!snap) {
 		free(run.out);
 		return 1;

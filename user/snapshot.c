@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "array.h"
@@ -22,10 +23,10 @@ struct snapshot {
 	struct bpf_link *owners_iter;
 };
 
-struct snapshot *snapshot_open(bool with_inode, int observer_fd)
+struct snapshot *snapshot_open(bool with_inode, bool with_observer)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
-	int err;
+	int observer_fd = -1, err;
 
 	if (!s)
 		return NULL;
@@ -36,9 +37,14 @@ struct snapshot *snapshot_open(bool with_inode, int observer_fd)
 	}
 	s->skel->rodata->hz = kernel_hz();
 	s->skel->rodata->with_inode = with_inode;
-	/* without it the records just lack the observer's counts */
+	/* the object holds the observer's table from here on; without it
+	 * the records just lack the observer's counts */
+	if (with_observer)
+		observer_fd = observer_conns_fd(sizeof(struct conn_state));
 	s->skel->rodata->with_observer =
 		observer_fd >= 0 && !bpf_map__reuse_fd(s->skel->maps.observer_conns, observer_fd);
+	if (observer_fd >= 0)
+		close(observer_fd);
 	libbpf_load_begin();
 	err = list_bpf__load(s->skel);
 	if (err) {

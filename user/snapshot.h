@@ -12,10 +12,10 @@ struct bpf_link;
 typedef void (*snapshot_cb)(void *ctx, const struct list_record *r, __u32 netns);
 
 /* Load and attach the iterator; NULL with one line on stderr on failure.
- * with_inode: fill list_record.ino (a cache miss a socket). observer_fd:
- * a running observer's connection table (observer_conns_fd()), whose
- * counts then fill list_record.seen and what follows it; -1 for none. */
-struct snapshot *snapshot_open(bool with_inode, int observer_fd);
+ * with_inode: fill list_record.ino (a cache miss a socket). with_observer:
+ * a running observer's counts (observer_conns_fd()) in list_record.seen
+ * and what follows it, if one runs. */
+struct snapshot *snapshot_open(bool with_inode, bool with_observer);
 /* Calls cb for every socket of every namespace (only netns, if not 0);
  * the namespaces it could not enter are in *skipped (netns.h).
  * 0, or -1 with one line on stderr. */

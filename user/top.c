@@ -197,7 +197,7 @@ int top_main(int argc, char **argv)
 			"tcpkawatch list\n");
 		return 1;
 	}
-	t.snap = snapshot_open(false, -1);
+	t.snap = snapshot_open(false, false);
 	if (!t.snap)
 		return 1;
 	err = watch(&wopts, &sink);

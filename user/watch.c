@@ -241,12 +241,14 @@ static void run_iter(const struct bpf_program *prog)
 
 static void find_primaries(struct watch_bpf *skel)
 {
-	const struct bpf_program *primary[] = { skel->progs.ka_set_state,
-						skel->progs.ka_receive_reset };
+	const struct bpf_program *primary[PRIMARIES] = {
+		[PRIMARY_SET_STATE] = skel->progs.ka_set_state,
+		[PRIMARY_RECEIVE_RESET] = skel->progs.ka_receive_reset,
+	};
 	struct bpf_map_info map_info = {};
 	__u32 len;
 
-	for (size_t i = 0; i < sizeof(primary) / sizeof(primary[0]); i++) {
+	for (size_t i = 0; i < PRIMARIES; i++) {
 		struct bpf_prog_info info = {};
 
 		len = sizeof(info);
