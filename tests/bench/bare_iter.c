@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Load an object, walk the TCP sockets of this network namespace with its
  * iter/tcp program PROGRAM (default bare_walk: bare_iter.bpf.o's, 24
- * bytes a socket), print how many bytes it wrote. Usage: bare_iter OBJECT
- * [PROGRAM] (run it with ip netns exec). */
+ * bytes a socket), print how many bytes it wrote. With BTF, libbpf
+ * relocates the object (CO-RE) against that file in place of the kernel's
+ * BTF. Usage: bare_iter OBJECT [PROGRAM [BTF]] (run it with ip netns
+ * exec). */
 #include <stdio.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -10,7 +12,8 @@
 
 int main(int argc, char **argv)
 {
-	struct bpf_object *obj = argc > 1 ? bpf_object__open_file(argv[1], NULL) : NULL;
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = argc > 3 ? argv[3] : NULL);
+	struct bpf_object *obj = argc > 1 ? bpf_object__open_file(argv[1], &opts) : NULL;
 	struct bpf_program *prog;
 	struct bpf_link *link;
 	char buf[24 * 4096];
