@@ -46,7 +46,8 @@ def blackholed_keepalive_death(addr):
         check(len(probes) == ka_delta,
               f"{len(probes)} probe events, TcpExtTCPKeepAlive +{ka_delta}; events: "
               + "; ".join(f"{e.get('ts', 0):.3f} {e.get('event')} {e.get('lport')} "
-                          f"{e.get('unanswered')}" for e in w.events()))
+                          f"{e.get('unanswered')} {e.get('probes_sent')}" for e in w.events())
+              + f"; stderr: {''.join(w.err)!r}")
         check(len(deaths) == abort_delta == 2, f"deaths {len(deaths)}, aborts +{abort_delta}")
         family = 6 if ":" in addr else 4
         by_port = {d["lport"]: d for d in deaths}
@@ -252,7 +253,9 @@ def test_probes_of_both_ends_at_once():
         sent = ns.nstat(COUNTERS[0])[COUNTERS[0]] - before
         try:
             wait_until(lambda: len(w.events("probe")) >= sent, 10, f"{sent} probe events")
-        finally:
-            check(w.stop() == 0, "exit code")
+        except TestFailure:
+            pass  # the count below says how many came
+        check(w.stop() == 0, "exit code")
         check(len(w.events("probe")) == sent,
-              f"{len(w.events('probe'))} probe events, TcpExtTCPKeepAlive +{sent}")
+              f"{len(w.events('probe'))} probe events, TcpExtTCPKeepAlive +{sent}; "
+              f"stderr: {''.join(w.err)!r}")
