@@ -22,6 +22,18 @@ unsigned long long percpu_counter_sum(int map_fd, unsigned int idx)
 	return sum;
 }
 
+/* Hands each whole record of buf to each(); the bytes it used (a record
+ * split by read() leaves its first part over). */
+static size_t each_record(const char *buf, size_t len, size_t rec_size,
+			  void (*each)(void *ctx, const void *rec), void *ctx)
+{
+	size_t off = 0;
+
+	for (; len - off >= rec_size; off += rec_size)
+		each(ctx, buf + off);
+	return off;
+}
+
 int iter_read(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *rec), void *ctx)
 {
 	enum { BUF_LEN = 64 * 1024 };
@@ -35,13 +47,12 @@ int iter_read(int link_fd, size_t rec_size, void (*each)(void *ctx, const void *
 		return -1;
 	}
 	while ((n = read(fd, buf + have, BUF_LEN - have)) > 0) {
-		size_t off = 0;
+		size_t used;
 
 		have += n;
-		for (; each && have - off >= rec_size; off += rec_size)
-			each(ctx, buf + off);
-		have = each ? have - off : 0;
-		memmove(buf, buf + off, have);
+		used = each ? each_record(buf, have, rec_size, each, ctx) : have;
+		have -= used;
+		memmove(buf, buf + used, have);
 	}
 	close(fd);
 	free(buf);
@@ -126,7 +137,8 @@ int iter_read_beside(int link_fd, size_t rec_size, void (*each)(void *ctx, const
 	}
 	for (i = 0;; i = (i + 1) % BESIDE_BUFS) {
 		struct beside_buf *buf = &b.buf[i];
-		char *rec, *end;
+		char *start;
+		size_t len;
 
 		pthread_mutex_lock(&b.lock);
 		while (!buf->full)
@@ -136,13 +148,12 @@ int iter_read_beside(int link_fd, size_t rec_size, void (*each)(void *ctx, const
 			err = buf->len < 0 ? buf->read_errno : 0;
 			break;
 		}
-		rec = buf->data + rec_size - carry;
-		end = buf->data + rec_size + buf->len;
-		for (; (size_t)(end - rec) >= rec_size; rec += rec_size)
-			each(ctx, rec);
+		start = buf->data + rec_size - carry;
+		len = carry + buf->len;
+		carry = len - each_record(start, len, rec_size, each, ctx);
 		/* into the next buffer's front, which the reader leaves alone */
-		carry = end - rec;
-		memcpy(b.buf[(i + 1) % BESIDE_BUFS].data + rec_size - carry, rec, carry);
+		memcpy(b.buf[(i + 1) % BESIDE_BUFS].data + rec_size - carry, start + len - carry,
+		       carry);
 		pthread_mutex_lock(&b.lock);
 		buf->full = false;
 		pthread_cond_broadcast(&b.changed);
